@@ -1,0 +1,16 @@
+export { authorPublicKey, isAuthorId } from './authors.js'
+export { ed25519Verify } from './ed25519.js'
+export { InvalidRecordError, type InvalidRecordReason } from './errors.js'
+export { type RecordJson, recordToJson } from './json.js'
+export * from './limits.js'
+export {
+  createSigner,
+  type DecodeOptions,
+  decodeRecord,
+  SIGNING_DOMAIN,
+  type Signer,
+  signRecord,
+} from './record.js'
+export { parseRecordId, recordCid, recordId } from './record-id.js'
+export { authorTopic, topicAuthor } from './topics.js'
+export type * from './types.js'

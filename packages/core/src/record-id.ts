@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto'
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { InvalidRecordError } from './errors.js'
+
+const SHA2_256 = 0x12
+
+/** The id of a record: CIDv1, DAG-CBOR codec, SHA2-256 of its exact signed bytes, in base32. */
+export function recordCid(bytes: Uint8Array): CID {
+  const hash = createHash('sha256').update(bytes).digest()
+  return CID.createV1(dagCbor.code, Digest.create(SHA2_256, hash))
+}
+
+export function recordId(bytes: Uint8Array): string {
+  return recordCid(bytes).toString()
+}
+
+/** Parses a record id as a person or peer sent it; only ids this protocol produces are accepted. */
+export function parseRecordId(text: string): CID {
+  let cid: CID
+  try {
+    cid = CID.parse(text)
+  } catch {
+    throw new InvalidRecordError(
+      'bad-field',
+      `"${text.slice(0, 80)}" is not a record id (ids look like bafyrei…)`,
+    )
+  }
+  if (cid.version !== 1 || cid.code !== dagCbor.code || cid.multihash.code !== SHA2_256) {
+    throw new InvalidRecordError('bad-field', `"${text.slice(0, 80)}" is a CID, but not of a Capsule record`)
+  }
+  return cid
+}

@@ -1,0 +1,6 @@
+export type { Follow } from './follow-table.js'
+export { IdentityExistsError, type StoredIdentity } from './identity-table.js'
+export { type OpenDatabaseOptions, StoreError } from './open-database.js'
+export type { KnownPeer } from './peer-table.js'
+export type { FeedPage } from './record-table.js'
+export { Store } from './store.js'

@@ -1,0 +1,166 @@
+import { decodeRecord, type RecordBody, type VerifiedRecord } from '@capsule/core'
+import type { SqliteDatabase } from './open-database.js'
+
+export interface FeedPage {
+  records: VerifiedRecord[]
+  /** Pass as `before` for the next page; absent on the last page. */
+  next?: string
+}
+
+interface RecordRow {
+  id: string
+  bytes: Uint8Array
+}
+
+function targetOf(body: RecordBody): string | null {
+  if (body.kind === 'delete') return body.target
+  if (body.kind === 'reshare') return body.of
+  return null
+}
+
+/** A stored record was verified when it arrived; decoding again also guards against a tampered file. */
+function fromRow(row: RecordRow): VerifiedRecord {
+  return decodeRecord(row.bytes, { now: Number.POSITIVE_INFINITY })
+}
+
+function encodeCursor(record: VerifiedRecord): string {
+  return `${record.body.ts}.${record.id}`
+}
+
+function decodeCursor(cursor: string): { ts: number; id: string } {
+  const dot = cursor.indexOf('.')
+  const ts = Number(cursor.slice(0, dot))
+  if (dot < 1 || !Number.isSafeInteger(ts))
+    throw new RangeError(`"${cursor.slice(0, 80)}" is not a feed cursor`)
+  return { ts, id: cursor.slice(dot + 1) }
+}
+
+/**
+ * Records by content id. Deleting keeps the row (its author, seq and tombstone) and drops the
+ * content, so a deleted record is never stored again when it is gossiped or synced back.
+ */
+export class RecordTable {
+  readonly #db: SqliteDatabase
+  readonly #insert
+  readonly #exists
+  readonly #tombstoneFor
+  readonly #dropContent
+  readonly #get
+  readonly #after
+  readonly #highestSeq
+  readonly #feed
+  readonly #count
+  readonly #collisions
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db
+    this.#insert = db.prepare(
+      `INSERT INTO records (id, author, seq, kind, ts, target, bytes, deleted_by, received_at)
+       VALUES (@id, @author, @seq, @kind, @ts, @target, @bytes, @deletedBy, @receivedAt)`,
+    )
+    this.#exists = db.prepare('SELECT 1 FROM records WHERE id = ?').pluck()
+    this.#tombstoneFor = db
+      .prepare(`SELECT id FROM records WHERE kind = 'delete' AND target = ? AND author = ? LIMIT 1`)
+      .pluck()
+    // Drops the target's content, and that of every reshare embedding it.
+    this.#dropContent = db.prepare(
+      `UPDATE records SET bytes = NULL, deleted_by = @deleteId
+       WHERE bytes IS NOT NULL AND (
+         (id = @target AND author = @author) OR
+         (kind = 'reshare' AND target = @target AND EXISTS (
+           SELECT 1 FROM records o WHERE o.id = @target AND o.author = @author)))`,
+    )
+    this.#get = db.prepare('SELECT id, bytes FROM records WHERE id = ? AND bytes IS NOT NULL')
+    this.#after = db
+      .prepare(
+        `SELECT bytes FROM records WHERE author = ? AND seq > ? AND bytes IS NOT NULL
+         ORDER BY seq, id LIMIT ?`,
+      )
+      .pluck()
+    this.#highestSeq = db.prepare('SELECT coalesce(max(seq), 0) FROM records WHERE author = ?').pluck()
+    this.#feed = db.prepare(
+      `SELECT id, bytes FROM records
+       WHERE bytes IS NOT NULL AND kind IN ('post', 'reshare')
+         AND (author = @self OR author IN (SELECT author FROM follows))
+         AND (@beforeTs IS NULL OR (ts, id) < (@beforeTs, @beforeId))
+       ORDER BY ts DESC, id DESC LIMIT @limit`,
+    )
+    this.#count = db.prepare('SELECT count(*) FROM records WHERE bytes IS NOT NULL').pluck()
+    this.#collisions = db
+      .prepare('SELECT count(*) FROM (SELECT 1 FROM records GROUP BY author, seq HAVING count(*) > 1)')
+      .pluck()
+  }
+
+  /**
+   * Stores verified records in one transaction (one fsync for the batch) and returns those that
+   * were new. A reshare's embedded original is stored as a record of its own author too.
+   */
+  put(records: readonly VerifiedRecord[], receivedAt = Date.now()): VerifiedRecord[] {
+    return this.#db
+      .transaction(() => records.filter((record) => this.#putOne(record, receivedAt)))
+      .immediate()
+  }
+
+  #putOne(record: VerifiedRecord, receivedAt: number): boolean {
+    if (this.#exists.get(record.id) !== undefined) return false
+    const { body } = record
+    if (body.kind === 'reshare') this.#putOne(body.original, receivedAt)
+    // A record whose author already deleted it (or whose reshared original was deleted) keeps
+    // only its tombstone, whatever order the records arrive in.
+    const contentAuthor = body.kind === 'reshare' ? body.original.body.author : body.author
+    const contentId = body.kind === 'reshare' ? body.of : record.id
+    const deletedBy = body.kind === 'delete' ? undefined : this.#tombstoneFor.get(contentId, contentAuthor)
+    this.#insert.run({
+      id: record.id,
+      author: body.author,
+      seq: body.seq,
+      kind: body.kind,
+      ts: body.ts,
+      target: targetOf(body),
+      bytes: deletedBy === undefined ? record.bytes : null,
+      deletedBy: deletedBy ?? null,
+      receivedAt,
+    })
+    if (body.kind === 'delete')
+      this.#dropContent.run({ deleteId: record.id, target: body.target, author: body.author })
+    return deletedBy === undefined
+  }
+
+  get(id: string): VerifiedRecord | undefined {
+    const row = this.#get.get(id) as RecordRow | undefined
+    return row && fromRow(row)
+  }
+
+  /** An author's records with a sequence number above `afterSeq`, oldest first: what sync serves. */
+  bytesAfter(author: string, afterSeq: number, limit: number): Uint8Array[] {
+    return this.#after.all(author, afterSeq, limit) as Uint8Array[]
+  }
+
+  /** The highest sequence number seen for an author, deleted records included; 0 for none. */
+  highestSeq(author: string): number {
+    return this.#highestSeq.get(author) as number
+  }
+
+  /** Newest first: the owner's and followed authors' posts and reshares that are not deleted. */
+  feed(self: string, limit: number, before?: string): FeedPage {
+    const cursor = before === undefined ? undefined : decodeCursor(before)
+    const rows = this.#feed.all({
+      self,
+      beforeTs: cursor?.ts ?? null,
+      beforeId: cursor?.id ?? null,
+      limit: limit + 1,
+    }) as RecordRow[]
+    const records = rows.slice(0, limit).map(fromRow)
+    const last = records.at(-1)
+    return rows.length > limit && last ? { records, next: encodeCursor(last) } : { records }
+  }
+
+  count(): number {
+    return this.#count.get() as number
+  }
+
+  /** How many (author, seq) pairs hold more than one record: forks, kept rather than lost. */
+  collisions(): number {
+    return this.#collisions.get() as number
+  }
+}

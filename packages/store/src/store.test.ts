@@ -1,0 +1,122 @@
+import { mkdtempSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createSigner, type RecordDraft, type Signer, signRecord, type VerifiedRecord } from '@capsule/core'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { IdentityExistsError, Store } from './index.js'
+
+let store: Store
+let dir: string
+let alice: Signer
+let bob: Signer
+let seqs: Map<string, number>
+
+function sign(signer: Signer, draft: RecordDraft, ts = Date.now()): VerifiedRecord {
+  const seq = (seqs.get(signer.author) ?? 0) + 1
+  seqs.set(signer.author, seq)
+  return signRecord(draft, signer, { seq, ts })
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'capsule-store-'))
+  store = Store.open(join(dir, 'capsule.db'))
+  alice = createSigner(await generateKeyPair('Ed25519'))
+  bob = createSigner(await generateKeyPair('Ed25519'))
+  seqs = new Map()
+})
+
+afterEach(() => store.close())
+
+describe('Store', () => {
+  it('creates the database file and its WAL readable by its owner only', () => {
+    store.settings.set('x', '1')
+    expect(statSync(join(dir, 'capsule.db')).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dir, 'capsule.db-wal')).mode & 0o777).toBe(0o600)
+  })
+
+  it('keeps one identity and refuses to replace it', async () => {
+    const key = await generateKeyPair('Ed25519')
+    store.identity.create({ privateKey: privateKeyToProtobuf(key), peerId: alice.author })
+    expect(() => store.identity.create({ privateKey: new Uint8Array(1), peerId: bob.author })).toThrow(
+      IdentityExistsError,
+    )
+    expect(store.identity.get()?.peerId).toBe(alice.author)
+  })
+
+  it('stores records once and reports which were new', () => {
+    const post = sign(alice, { kind: 'post', text: 'one' })
+    expect(store.records.put([post, post])).toEqual([post])
+    expect(store.records.put([post])).toEqual([])
+    expect(store.records.get(post.id)?.body).toEqual(post.body)
+    expect(store.records.highestSeq(alice.author)).toBe(1)
+  })
+
+  it('keeps both records of a sequence collision', () => {
+    const first = signRecord({ kind: 'post', text: 'from the laptop' }, alice, { seq: 1, ts: 1 })
+    const second = signRecord({ kind: 'post', text: 'from the old backup' }, alice, { seq: 1, ts: 2 })
+    store.records.put([first, second])
+    expect(store.records.bytesAfter(alice.author, 0, 10)).toHaveLength(2)
+    expect(store.records.collisions()).toBe(1)
+  })
+
+  it('serves an author’s records after a sequence number, oldest first, bounded', () => {
+    const posts = [1, 2, 3, 4].map((n) => sign(alice, { kind: 'post', text: `post ${n}` }))
+    store.records.put(posts)
+    const served = store.records.bytesAfter(alice.author, 1, 2)
+    expect(served.map((bytes) => Buffer.from(bytes))).toEqual(
+      [posts[1], posts[2]].map((p) => Buffer.from(p!.bytes)),
+    )
+  })
+
+  it('pages the feed newest first over own and followed authors only', () => {
+    const own = [1, 2, 3].map((n) => sign(alice, { kind: 'post', text: `mine ${n}` }, 1000 + n))
+    const bobs = sign(bob, { kind: 'post', text: 'not followed yet' }, 1010)
+    store.records.put([...own, bobs])
+    expect(store.records.feed(alice.author, 10).records.map((r) => r.id)).toEqual(
+      own.map((r) => r.id).reverse(),
+    )
+    store.follows.add(bob.author)
+    const first = store.records.feed(alice.author, 2)
+    expect(first.records.map((r) => r.id)).toEqual([bobs.id, own[2]!.id])
+    const second = store.records.feed(alice.author, 2, first.next)
+    expect(second.records.map((r) => r.id)).toEqual([own[1]!.id, own[0]!.id])
+    expect(second.next).toBeUndefined()
+  })
+
+  it('drops deleted content, its reshares, and keeps the tombstone whatever the arrival order', () => {
+    const post = sign(alice, { kind: 'post', text: 'regret' })
+    const reshare = sign(bob, { kind: 'reshare', original: post })
+    const del = sign(alice, { kind: 'delete', target: post.id })
+    store.records.put([reshare])
+    expect(store.records.get(post.id)).toBeDefined()
+    store.records.put([del])
+    expect(store.records.get(post.id)).toBeUndefined()
+    expect(store.records.get(reshare.id)).toBeUndefined()
+    expect(store.records.get(del.id)).toBeDefined()
+    expect(store.records.put([post])).toEqual([])
+    expect(store.records.highestSeq(alice.author)).toBe(2)
+  })
+
+  it('refuses content whose delete arrived first', () => {
+    const post = sign(alice, { kind: 'post', text: 'gone before it came' })
+    const del = sign(alice, { kind: 'delete', target: post.id })
+    store.records.put([del])
+    expect(store.records.put([post])).toEqual([])
+    expect(store.records.get(post.id)).toBeUndefined()
+  })
+
+  it('ignores a delete by someone other than the author', () => {
+    const post = sign(alice, { kind: 'post', text: 'mine' })
+    store.records.put([post, sign(bob, { kind: 'delete', target: post.id })])
+    expect(store.records.get(post.id)).toBeDefined()
+  })
+
+  it('remembers a bounded number of peers, most recent first', () => {
+    const small = Store.open(join(dir, 'peers.db'))
+    small.peers.remember(alice.author, [`/ip4/127.0.0.1/tcp/1/p2p/${alice.author}`], 1000)
+    small.peers.remember(bob.author, [`/ip4/127.0.0.1/tcp/2/p2p/${bob.author}`], 2000)
+    expect(small.peers.list().map((p) => p.peerId)).toEqual([bob.author, alice.author])
+    small.close()
+  })
+})

@@ -1,0 +1,217 @@
+import { authorTopic, createSigner, type PostBody, signRecord, type VerifiedRecord } from '@capsule/core'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import * as dagCbor from '@ipld/dag-cbor'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { afterEach, describe, expect, it } from 'vitest'
+import { MemoryRecords } from './memory-records.js'
+import type { MeshEvents } from './mesh.js'
+import { startTestNode, type TestNode, until, untilSubscribed } from './test-nodes.js'
+
+const running: TestNode[] = []
+const cleanups: (() => Promise<void>)[] = []
+
+async function node(...args: Parameters<typeof startTestNode>): Promise<TestNode> {
+  const started = await startTestNode(...args)
+  running.push(started)
+  return started
+}
+
+function joinOf(n: TestNode): string[] {
+  return n.mesh.multiaddrs().slice(0, 1)
+}
+
+function nextRecord(
+  n: TestNode,
+  match: (detail: MeshEvents['record']['detail']) => boolean,
+  timeoutMs = 10_000,
+) {
+  return new Promise<MeshEvents['record']['detail']>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for a record')), timeoutMs)
+    const listener = (event: MeshEvents['record']) => {
+      if (!match(event.detail)) return
+      clearTimeout(timer)
+      n.mesh.removeEventListener('record', listener)
+      resolve(event.detail)
+    }
+    n.mesh.addEventListener('record', listener)
+  })
+}
+
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
+  await Promise.all(running.splice(0).map((n) => n.mesh.stop()))
+})
+
+describe('mesh', () => {
+  it('delivers a post to a follower by gossip, and publishing alone does not throw', async () => {
+    const a = await node()
+    // No peers at all: publish must still resolve.
+    await expect(a.post('alone')).resolves.toBeDefined()
+    const b = await node({ join: joinOf(a) })
+    const c = await node({ join: joinOf(a) })
+    const followed = await b.mesh.follow(a.id)
+    expect(followed.authorReached).toBe(true)
+    expect(followed.highestSeq).toBe(1) // the backfill brought the post made before B followed
+    expect(b.mesh.topics()).toContain(authorTopic(a.id))
+    await untilSubscribed(a.mesh, b.id, a.id)
+    const arrived = nextRecord(b, (d) => d.record.body.author === a.id && d.record.body.seq === 2)
+    const record = await a.post('hello mesh')
+    const detail = await arrived
+    expect(detail).toMatchObject({ via: 'gossip', from: a.id })
+    expect(detail.record.id).toBe(record.id)
+    expect(b.records.of(a.id).map((r) => r.id)).toContain(record.id)
+    // C follows nobody: it stores nothing of A's.
+    expect(c.records.of(a.id)).toHaveLength(0)
+    expect(b.mesh.connectedPeers().map((p) => p.peerId)).toContain(a.id)
+    expect(a.peers.knownPeers().map((p) => p.peerId)).toContain(b.id)
+  })
+
+  it('lets a follower that was offline catch up by sync, redialling remembered peers', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a) })
+    await b.mesh.follow(a.id)
+    await b.mesh.stop()
+    for (let i = 0; i < 30; i++) await a.post(`while B was away ${i}`)
+    // No --join on restart: B dials the peers it remembered.
+    await b.restart({ join: [], follows: [a.id] })
+    await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 30, 'B to catch up')
+    expect(b.records.of(a.id)).toHaveLength(30)
+  })
+
+  it('finds the followers of an absent author through the DHT and backfills from them', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a) })
+    for (let i = 0; i < 3; i++) await a.post(`post ${i}`)
+    await b.mesh.follow(a.id)
+    expect(b.records.highestSeq(a.id)).toBe(3)
+    // C follows nobody; D knows only C. Neither ever met A.
+    const c = await node({ join: joinOf(b) })
+    await a.mesh.stop()
+    const d = await node({ join: joinOf(c) })
+    await until(d.mesh, 'peer:connect', () => d.mesh.connectedPeers().length > 0, 'D on C')
+    const result = await d.mesh.follow(a.id)
+    expect(result.authorReached).toBe(false)
+    expect(result.providers).toContain(b.id)
+    expect(d.records.highestSeq(a.id)).toBe(3)
+  })
+
+  it('carries a reshare, with the original inside, to a follower of the resharer only', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a) })
+    const c = await node({ join: joinOf(b) })
+    const original = await a.post('worth sharing')
+    await b.mesh.follow(a.id)
+    await c.mesh.follow(b.id)
+    expect(c.mesh.following()).toEqual([b.id])
+    await untilSubscribed(b.mesh, c.id, b.id)
+    const arrived = nextRecord(c, (d) => d.record.body.kind === 'reshare')
+    const stored = b.records.of(a.id)[0] as VerifiedRecord<PostBody>
+    await b.post({ kind: 'reshare', original: stored })
+    const { record, via } = await arrived
+    expect(via).toBe('gossip')
+    expect(record.body.author).toBe(b.id)
+    if (record.body.kind !== 'reshare') throw new Error('not a reshare')
+    expect(record.body.of).toBe(original.id)
+    expect(record.body.original.body.author).toBe(a.id)
+    expect(record.body.original.body.text).toBe('worth sharing')
+  })
+
+  it('rejects bad records from a plain gossipsub node: stores none, forwards none, stays up', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a) })
+    await b.mesh.follow(a.id)
+    const genuine = await a.post('genuine')
+    const topic = authorTopic(a.id)
+
+    // Plain js-libp2p nodes, not Capsule code: one attacks, one listens behind B.
+    const plain = async () => {
+      const p = await createLibp2p({
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: {
+          identify: identify(),
+          pubsub: gossipsub({
+            globalSignaturePolicy: 'StrictNoSign',
+            allowPublishToZeroTopicPeers: true,
+            scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) },
+          }),
+        },
+      })
+      cleanups.push(() => p.stop())
+      p.services.pubsub.subscribe(topic)
+      await p.dial(multiaddr(b.mesh.multiaddrs()[0]!))
+      return p
+    }
+    const rogue = await plain()
+    const listener = await plain()
+    const heard: Uint8Array[] = []
+    listener.services.pubsub.addEventListener('message', (event) => heard.push(event.detail.data))
+    await untilSubscribed(b.mesh, rogue.peerId.toString(), a.id)
+    await untilSubscribed(b.mesh, listener.peerId.toString(), a.id)
+
+    const signed = dagCbor.decode(genuine.bytes) as { payload: Uint8Array; sig: Uint8Array }
+    signed.sig[0]! ^= 0xff
+    const badSignature = dagCbor.encode(signed)
+    const oversized = new Uint8Array(9000).fill(0xa1)
+    const rogueSigner = createSigner(await generateKeyPair('Ed25519'))
+    const wrongAuthor = signRecord({ kind: 'post', text: 'I am A, trust me' }, rogueSigner, {
+      seq: 2,
+      ts: Date.now(),
+    })
+
+    const rejected: string[] = []
+    b.mesh.addEventListener('record:rejected', (event) => rejected.push(event.detail.reason))
+    const before = b.records.size
+    for (const data of [badSignature, oversized, wrongAuthor.bytes])
+      await rogue.services.pubsub.publish(topic, data)
+    await until(b.mesh, 'record:rejected', () => rejected.length === 3, 'three rejections')
+    expect(rejected).toEqual(['bad-signature', 'too-large', 'wrong-author'])
+    expect(b.records.size).toBe(before)
+
+    // B is still up and forwards what is valid: the listener hears A's next post through B,
+    // and nothing else (had B forwarded the bad ones, they would have arrived first).
+    const next = await a.post('still here')
+    await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 2, 'B to get the next post')
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the listener never heard the valid post')), 10_000)
+      const check = () => {
+        if (heard.some((data) => Buffer.from(data).equals(next.bytes))) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      listener.services.pubsub.addEventListener('message', check)
+      check()
+    })
+    expect(heard.map((data) => Buffer.from(data).toString('hex'))).toEqual([
+      Buffer.from(next.bytes).toString('hex'),
+    ])
+  })
+
+  it('asks peers for its own records after a restore from an old backup', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a) })
+    await b.mesh.follow(a.id)
+    for (let i = 0; i < 4; i++) await a.post(`before the disk died ${i}`)
+    await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 4, 'B to hold four')
+    await a.mesh.stop()
+    // A comes back from a backup that holds only its first post.
+    const backup = new MemoryRecords()
+    backup.ingest(a.records.of(a.id).slice(0, 1))
+    const restored = await node({ join: joinOf(b) }, { key: a.key, records: backup })
+    const head = await restored.mesh.syncOwnHead()
+    // (The sweep that follows identify may have fetched them first; either way all four are here.)
+    expect(head.highestSeq).toBe(4)
+    expect(restored.records.of(a.id)).toHaveLength(4)
+    const next = await restored.post('after the restore')
+    expect(next.body.seq).toBe(5)
+  })
+})

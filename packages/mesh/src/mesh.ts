@@ -1,0 +1,795 @@
+import {
+  authorTopic,
+  decodeRecord,
+  InvalidRecordError,
+  isAuthorId,
+  recordCid,
+  topicAuthor,
+  type VerifiedRecord,
+} from '@capsule/core'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import {
+  type GossipSub,
+  type GossipsubMessage,
+  gossipsub,
+  type Message,
+  TopicValidatorResult,
+} from '@libp2p/gossipsub'
+import { createTopicScoreParams, type PeerScoreParams } from '@libp2p/gossipsub/score'
+import { identify } from '@libp2p/identify'
+import {
+  type IdentifyResult,
+  KEEP_ALIVE,
+  type PeerId,
+  TypedEventEmitter,
+  type TypedEventTarget,
+} from '@libp2p/interface'
+import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import { dialableAddresses, parseFollowTarget } from './addresses.js'
+import {
+  DEFAULT_FIND_TIMEOUT_MS,
+  DEFAULT_LISTEN,
+  DEFAULT_SYNC_INTERVAL_MS,
+  type MeshConfig,
+} from './config.js'
+import { MeshNotStartedError } from './errors.js'
+import type { Logger, MeshRecords, PeerMemory } from './interfaces.js'
+import { providerKey } from './provider-key.js'
+import {
+  type PeerAllowance,
+  requestHeads,
+  requestRecords,
+  SYNC_MAX_HEADS,
+  SYNC_MAX_RECORDS,
+  SYNC_PROTOCOL,
+  SyncRefusedError,
+  serveSync,
+} from './sync-protocol.js'
+import { TokenBucket } from './token-bucket.js'
+
+/** The Kademlia protocol of the Capsule mesh: its own DHT, not the IPFS one (see docs). */
+export const CAPSULE_DHT_PROTOCOL = '/capsule/kad/1.0.0'
+
+export interface MeshDeps {
+  records: MeshRecords
+  peers: PeerMemory
+  logger: Logger
+}
+
+export interface ConnectedPeer {
+  peerId: string
+  remoteAddr: string
+  direction: 'inbound' | 'outbound'
+}
+
+/** How a record reached this node. */
+export type RecordSource = 'gossip' | 'sync'
+
+export interface MeshEvents {
+  /** A record from the mesh that was newly stored (after `MeshRecords.ingest`). */
+  record: CustomEvent<{ record: VerifiedRecord; from: string; via: RecordSource }>
+  /** A gossip message the validator refused; the sender's gossipsub score pays for it. */
+  'record:rejected': CustomEvent<{ from: string; topic: string; reason: string }>
+  'peer:connect': CustomEvent<{ peerId: string; remoteAddr: string }>
+  'peer:disconnect': CustomEvent<{ peerId: string }>
+  /** A peer joined or left one of our topics (gossipsub subscription change). */
+  'topic:peers': CustomEvent<{ peerId: string; topic: string; subscribed: boolean }>
+  /** A sync exchange with one peer for one author finished (also when it stored nothing). */
+  'sync:done': CustomEvent<{ peerId: string; author: string; stored: number; remoteHighest: number }>
+}
+
+export interface FollowResult {
+  author: string
+  /** Whether the author itself is connected after the search. */
+  authorReached: boolean
+  /** Other nodes the DHT named as holding the author's records (followers), connected or not. */
+  providers: string[]
+  /** Peers asked for the author's records. */
+  peersAsked: number
+  /** Records newly stored by the backfill. */
+  stored: number
+  /** Highest sequence number of the author held locally afterwards. */
+  highestSeq: number
+}
+
+export interface OwnHeadResult {
+  /** Highest own sequence number after asking: sign the next record with this + 1. */
+  highestSeq: number
+  /** Own records newly stored from peers (a node restored from an old backup). */
+  stored: number
+  peersAsked: number
+}
+
+export interface Mesh extends TypedEventTarget<MeshEvents> {
+  /** The node's peer id, which is also its author id. */
+  readonly peerId: string
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Full addresses others can dial, each ending in `/p2p/<peer id>`; empty before start. */
+  multiaddrs(): string[]
+  connectedPeers(): ConnectedPeer[]
+  /** Gossipsub topics this node is subscribed to (its own and those of followed authors). */
+  topics(): string[]
+  /** Peers known to be subscribed to an author's topic (they get its records by gossip). */
+  topicPeers(author: string): string[]
+  /** Authors followed (not the node itself). */
+  following(): string[]
+  /**
+   * Gossips a record the app has already stored and that this node authored. Never throws for
+   * a lack of peers: sync delivers it later. Resolves with the peers it was sent to.
+   */
+  publish(record: VerifiedRecord): Promise<{ recipients: string[] }>
+  /**
+   * Subscribes to an author (peer id, or a multiaddr ending in /p2p/<id>), finds the author and
+   * its other followers (known addresses, DHT), connects, and backfills. Idempotent.
+   */
+  follow(target: string): Promise<FollowResult>
+  unfollow(author: string): Promise<void>
+  /** Asks peers for this node's own records above the local highest seq, and stores them. */
+  syncOwnHead(): Promise<OwnHeadResult>
+  /** Pulls an author's missing records from connected peers; returns how many were stored. */
+  syncAuthor(author: string): Promise<number>
+  /** Dials a multiaddr (e.g. a `--join` given at run time); resolves with the peer id. */
+  dial(address: string): Promise<string>
+}
+
+/** Gossipsub for meshes of a handful of peers; numbers explained in docs/parts/mesh.md. */
+const GOSSIP_DEGREES = { D: 4, Dlo: 2, Dhi: 8, Dscore: 2, Dout: 1, Dlazy: 4 }
+
+/**
+ * Score parameters for each author topic: only P4 (invalid messages) counts. Mesh delivery
+ * penalties (P3) are off: in a tiny mesh an author posts a few times a day, and silence is not
+ * misbehaviour. One invalid record costs -10, two -40 (no more gossip to them), three -90
+ * (graylisted: all their RPCs ignored); the counter decays by 1% a second (half in ~70 s).
+ */
+const TOPIC_SCORE = createTopicScoreParams({
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  timeInMeshQuantum: 1000,
+  timeInMeshCap: 1,
+  firstMessageDeliveriesWeight: 0,
+  firstMessageDeliveriesDecay: 0.5,
+  firstMessageDeliveriesCap: 1,
+  meshMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesDecay: 0.5,
+  meshMessageDeliveriesCap: 1,
+  meshMessageDeliveriesThreshold: 1,
+  meshMessageDeliveriesWindow: 10,
+  meshMessageDeliveriesActivation: 1000,
+  meshFailurePenaltyWeight: 0,
+  meshFailurePenaltyDecay: 0.5,
+  invalidMessageDeliveriesWeight: -10,
+  invalidMessageDeliveriesDecay: 0.99,
+})
+
+/** Most remembered peers dialled at start, and most peers asked in one author sync. */
+const MAX_START_DIALS = 16
+const MAX_SYNC_PEERS = 6
+/** One sync round pulls at most this many pages (256 records each) from one peer per author. */
+const MAX_PAGES_PER_ROUND = 40
+/** Below this many connections, the timer redials remembered peers. */
+const MIN_CONNECTIONS = 4
+/** Serving allowance per peer: 32 requests at once, then 4/s; 2048 records at once, then 512/s. */
+const ALLOWANCE = { requests: [32, 4], records: [2048, 512] } as const
+const MAX_ALLOWANCES = 1024
+
+type Services = { identify: unknown; ping: unknown; dht: KadDHT; pubsub: GossipSub }
+
+class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
+  readonly peerId: string
+  readonly #config: MeshConfig
+  readonly #deps: MeshDeps
+  #node: Libp2p<Services> | undefined
+  readonly #followed = new Set<string>()
+  readonly #decoded = new WeakMap<Message, VerifiedRecord>()
+  readonly #allowances = new Map<string, PeerAllowance>()
+  readonly #peerQueues = new Map<string, Promise<unknown>>()
+  readonly #authorSyncs = new Map<string, { run: Promise<number>; again: boolean }>()
+  readonly #provided = new Map<string, 'pending' | 'done' | 'failed'>()
+  #timer: NodeJS.Timeout | undefined
+  #initialDials: Promise<void> = Promise.resolve()
+  #life = new AbortController()
+
+  constructor(config: MeshConfig, deps: MeshDeps) {
+    super()
+    this.#config = config
+    this.#deps = deps
+    this.peerId = peerIdFromPrivateKey(config.privateKey).toString()
+    for (const author of config.follows ?? []) {
+      if (!isAuthorId(author)) throw new TypeError(`cannot follow "${author.slice(0, 80)}": not an author id`)
+      if (author !== this.peerId) this.#followed.add(author)
+    }
+  }
+
+  get #log(): Logger {
+    return this.#deps.logger
+  }
+
+  #running(operation: string): Libp2p<Services> {
+    if (this.#node === undefined) throw new MeshNotStartedError(operation)
+    return this.#node
+  }
+
+  async start(): Promise<void> {
+    if (this.#node !== undefined) return
+    this.#life = new AbortController()
+    const config = this.#config
+    const allowPrivate = config.allowPrivateAddresses ?? false
+    const node = await createLibp2p({
+      privateKey: config.privateKey,
+      addresses: { listen: config.listen ?? DEFAULT_LISTEN, announce: config.announce ?? [] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: {
+        maxConnections: config.maxConnections ?? 64,
+        allow: config.connectionAllow ?? [],
+      },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        dht: kadDHT({
+          protocol: CAPSULE_DHT_PROTOCOL,
+          // Every Capsule node serves the DHT: with a handful of nodes, a client-only node would
+          // leave nobody to answer. (Auto mode would only switch on for public addresses.)
+          clientMode: false,
+          peerInfoMapper: allowPrivate ? passthroughMapper : removePrivateAddressesMapper,
+          // Provider records of followers are the way to reach an absent author: keep them as
+          // long as the default (48 h) and let kad-dht re-provide them.
+        }),
+        pubsub: gossipsub({
+          ...GOSSIP_DEGREES,
+          // Records are signed and named by their hash already: a second signature per message
+          // is redundant work (measured: about half the CPU). The validator checks everything.
+          globalSignaturePolicy: 'StrictNoSign',
+          msgIdFn: (message) => recordCid(message.data).bytes,
+          msgIdToStrFn: (id) => CID.decode(id).toString(),
+          // An author must be able to post with nobody listening; sync delivers it later.
+          allowPublishToZeroTopicPeers: true,
+          ignoreDuplicatePublishError: true,
+          // Own records go to every subscribed peer, not just the mesh: a young mesh (before a
+          // heartbeat grafts) still gets them at once.
+          floodPublish: true,
+          fallbackToFloodsub: false,
+          // A record is at most 8 KiB; one RPC may carry many for IWANT answers.
+          maxInboundDataLength: 1024 * 1024,
+          scoreParams: {
+            IPColocationFactorWhitelist: new Set(config.ipColocationWhitelist ?? []),
+          },
+        }),
+      },
+    })
+    this.#node = node
+    try {
+      await node.handle(SYNC_PROTOCOL, (stream, connection) => this.#serve(stream, connection.remotePeer), {
+        // Sync runs one exchange at a time per peer; two covers a retry racing the old stream.
+        maxInboundStreams: 2,
+        maxOutboundStreams: 2,
+      })
+      const pubsub = node.services.pubsub
+      pubsub.addEventListener('gossipsub:message', (event) => this.#onGossip(event.detail))
+      pubsub.addEventListener('subscription-change', (event) => {
+        const peerId = event.detail.peerId.toString()
+        for (const { topic, subscribe } of event.detail.subscriptions)
+          this.safeDispatchEvent('topic:peers', { detail: { peerId, topic, subscribed: subscribe } })
+      })
+      node.addEventListener('peer:connect', (event) => this.#onConnect(event.detail))
+      node.addEventListener('peer:disconnect', (event) => {
+        this.#peerQueues.delete(event.detail.toString())
+        this.safeDispatchEvent('peer:disconnect', { detail: { peerId: event.detail.toString() } })
+      })
+      node.addEventListener('peer:identify', (event) => this.#onIdentify(event.detail))
+      this.#watch(this.peerId)
+      for (const author of this.#followed) this.#watch(author)
+      this.#log.info('mesh started', { peerId: this.peerId, addresses: this.multiaddrs() })
+      this.#initialDials = this.#dialStartPeers()
+      for (const author of [this.peerId, ...this.#followed]) this.#provide(author)
+      const interval = config.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS
+      this.#timer = setInterval(() => this.#tick(), interval)
+      this.#timer.unref()
+    } catch (error) {
+      await this.stop()
+      throw error
+    }
+  }
+
+  async stop(): Promise<void> {
+    const node = this.#node
+    if (node === undefined) return
+    this.#node = undefined
+    clearInterval(this.#timer)
+    this.#life.abort(new Error('the mesh is stopping'))
+    await node.stop()
+    this.#peerQueues.clear()
+    this.#authorSyncs.clear()
+    this.#log.info('mesh stopped', { peerId: this.peerId })
+  }
+
+  multiaddrs(): string[] {
+    return this.#node?.getMultiaddrs().map((addr) => addr.toString()) ?? []
+  }
+
+  connectedPeers(): ConnectedPeer[] {
+    const seen = new Map<string, ConnectedPeer>()
+    for (const connection of this.#node?.getConnections() ?? []) {
+      const peerId = connection.remotePeer.toString()
+      if (!seen.has(peerId))
+        seen.set(peerId, {
+          peerId,
+          remoteAddr: connection.remoteAddr.toString(),
+          direction: connection.direction,
+        })
+    }
+    return [...seen.values()]
+  }
+
+  topics(): string[] {
+    return this.#node?.services.pubsub.getTopics() ?? []
+  }
+
+  topicPeers(author: string): string[] {
+    return (
+      this.#node?.services.pubsub.getSubscribers(authorTopic(author)).map((peer) => peer.toString()) ?? []
+    )
+  }
+
+  following(): string[] {
+    return [...this.#followed]
+  }
+
+  async publish(record: VerifiedRecord): Promise<{ recipients: string[] }> {
+    const node = this.#running('publish')
+    if (record.body.author !== this.peerId)
+      throw new TypeError('a node publishes only its own records; others arrive by gossip and sync')
+    try {
+      const result = await node.services.pubsub.publish(authorTopic(this.peerId), record.bytes)
+      return { recipients: result.recipients.map((peer) => peer.toString()) }
+    } catch (error) {
+      // The record is stored already; sync will carry it. Gossip trouble is not the caller's.
+      this.#log.warn('gossip publish failed; peers will get the record by sync', {
+        id: record.id,
+        error: (error as Error).message,
+      })
+      return { recipients: [] }
+    }
+  }
+
+  async follow(target: string): Promise<FollowResult> {
+    const node = this.#running('follow')
+    const { author, multiaddrs } = parseFollowTarget(target)
+    if (author === this.peerId) throw new TypeError('a node cannot follow itself')
+    if (!this.#followed.has(author)) {
+      this.#followed.add(author)
+      this.#watch(author)
+      this.#provide(author)
+    }
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(this.#config.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS),
+      this.#life.signal,
+    ])
+    const providers: string[] = []
+    const authorId = peerIdFromString(author)
+    const reachAuthor = async (): Promise<void> => {
+      for (const address of multiaddrs) {
+        try {
+          await node.dial(multiaddr(address), { signal })
+          return
+        } catch (error) {
+          this.#log.warn('could not dial the address given for the author', {
+            address,
+            error: (error as Error).message,
+          })
+        }
+      }
+      // By peer id: known addresses first, then a DHT peer lookup.
+      await node.dial(authorId, { signal })
+    }
+    const reachFollowers = async (): Promise<void> => {
+      for await (const provider of node.contentRouting.findProviders(providerKey(author), { signal })) {
+        const id = provider.id.toString()
+        if (id === this.peerId || providers.includes(id)) continue
+        providers.push(id)
+        if (provider.multiaddrs.length > 0)
+          await node.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
+        void node.dial(provider.id, { signal }).catch(() => undefined)
+        if (providers.length >= 8) break
+      }
+    }
+    await Promise.allSettled([reachAuthor(), reachFollowers()])
+    // Give the provider dials started above the rest of the budget to complete.
+    await Promise.allSettled(
+      providers.map((id) => node.dial(peerIdFromString(id), { signal }).catch(() => undefined)),
+    )
+    const peers = await this.#syncPeers([author, ...providers])
+    const stored = await this.#syncAuthorWith(author, peers)
+    const result: FollowResult = {
+      author,
+      authorReached: node.getConnections(authorId).length > 0,
+      providers,
+      peersAsked: peers.length,
+      stored,
+      highestSeq: this.#deps.records.highestSeq(author),
+    }
+    this.#log.info('followed', { ...result, providers: providers.length })
+    return result
+  }
+
+  async unfollow(author: string): Promise<void> {
+    const node = this.#running('unfollow')
+    if (!this.#followed.delete(author)) return
+    node.services.pubsub.unsubscribe(authorTopic(author))
+    this.#provided.delete(author)
+    await node.services.dht.cancelReprovide(providerKey(author)).catch(() => undefined)
+  }
+
+  async syncOwnHead(): Promise<OwnHeadResult> {
+    this.#running('syncOwnHead')
+    await this.#initialDials
+    const peers = await this.#syncPeers([])
+    const stored = await this.#syncAuthorWith(this.peerId, peers)
+    return { highestSeq: this.#deps.records.highestSeq(this.peerId), stored, peersAsked: peers.length }
+  }
+
+  async syncAuthor(author: string): Promise<number> {
+    this.#running('syncAuthor')
+    return this.#syncAuthorSoon(author, [])
+  }
+
+  async dial(address: string): Promise<string> {
+    const node = this.#running('dial')
+    const connection = await node.dial(multiaddr(address), { signal: AbortSignal.timeout(10_000) })
+    return connection.remotePeer.toString()
+  }
+
+  // ---- topics and gossip ----
+
+  /** Validator, scoring and subscription for an author's topic. */
+  #watch(author: string): void {
+    const pubsub = this.#running('watch').services.pubsub
+    const topic = authorTopic(author)
+    pubsub.topicValidators.set(topic, (peer, message) => this.#validate(author, peer, message))
+    // Topics are per author, so their score parameters are added as topics are joined.
+    const score = (pubsub as unknown as { score: { params: PeerScoreParams } }).score
+    score.params.topics[topic] = TOPIC_SCORE
+    pubsub.subscribe(topic)
+  }
+
+  #validate(author: string, peer: PeerId, message: Message): TopicValidatorResult {
+    let reason: string
+    try {
+      const record = decodeRecord(message.data)
+      // A reshare is a record of the resharer, so this also admits reshares by `author`; the
+      // embedded original was verified by decodeRecord.
+      if (record.body.author === author) {
+        this.#decoded.set(message, record)
+        return TopicValidatorResult.Accept
+      }
+      reason = 'wrong-author'
+    } catch (error) {
+      if (!(error instanceof InvalidRecordError)) throw error
+      reason = error.reason
+    }
+    this.#log.warn('rejected a gossiped record', { from: peer.toString(), topic: message.topic, reason })
+    this.safeDispatchEvent('record:rejected', {
+      detail: { from: peer.toString(), topic: message.topic, reason },
+    })
+    return TopicValidatorResult.Reject
+  }
+
+  #onGossip({ propagationSource, msg }: GossipsubMessage): void {
+    const author = topicAuthor(msg.topic)
+    const record = this.#decoded.get(msg)
+    if (author === undefined || record === undefined) return
+    if (author !== this.peerId && !this.#followed.has(author)) return
+    const from = propagationSource.toString()
+    const before = this.#deps.records.highestSeq(author)
+    this.#ingest([record], from, 'gossip')
+    // A gap: records between what we hold and this one were missed. Ask for them.
+    if (record.body.seq > before + 1) void this.#syncAuthorSoon(author, [from])
+  }
+
+  #ingest(records: VerifiedRecord[], from: string, via: RecordSource): VerifiedRecord[] {
+    if (records.length === 0) return []
+    let stored: VerifiedRecord[]
+    try {
+      stored = this.#deps.records.ingest(records)
+    } catch (error) {
+      this.#log.error('could not store records from the mesh', { from, error: (error as Error).message })
+      return []
+    }
+    for (const record of stored) this.safeDispatchEvent('record', { detail: { record, from, via } })
+    return stored
+  }
+
+  // ---- peers ----
+
+  #onConnect(peer: PeerId): void {
+    const peerId = peer.toString()
+    const connection = this.#node?.getConnections(peer)[0]
+    this.safeDispatchEvent('peer:connect', {
+      detail: { peerId, remoteAddr: connection?.remoteAddr.toString() ?? '' },
+    })
+  }
+
+  #onIdentify(result: IdentifyResult): void {
+    if (!result.protocols.includes(SYNC_PROTOCOL)) return
+    const peerId = result.peerId.toString()
+    const allowPrivate = this.#config.allowPrivateAddresses ?? false
+    const seen = [...result.listenAddrs]
+    if (result.connection.direction === 'outbound') seen.push(result.connection.remoteAddr)
+    const addrs = dialableAddresses(seen, allowPrivate)
+    if (addrs.length > 0) {
+      try {
+        this.#deps.peers.rememberPeer(peerId, addrs)
+      } catch (error) {
+        this.#log.warn('could not remember a peer', { peerId, error: (error as Error).message })
+      }
+    }
+    // Reconcile with the new peer: what does it hold of us and of those we follow?
+    void this.#sweep(peerId)
+  }
+
+  async #dialStartPeers(): Promise<void> {
+    const node = this.#node
+    if (node === undefined) return
+    const signal = AbortSignal.any([AbortSignal.timeout(10_000), this.#life.signal])
+    const dials: Promise<unknown>[] = []
+    for (const address of this.#config.join ?? []) {
+      dials.push(
+        node.dial(multiaddr(address), { signal }).catch((error: Error) => {
+          this.#log.warn('could not reach a join address', { address, error: error.message })
+        }),
+      )
+    }
+    let known: { peerId: string; multiaddrs: string[] }[] = []
+    try {
+      known = this.#deps.peers.knownPeers()
+    } catch (error) {
+      this.#log.warn('could not read remembered peers', { error: (error as Error).message })
+    }
+    for (const peer of known.filter((p) => p.peerId !== this.peerId).slice(0, MAX_START_DIALS))
+      dials.push(this.#dialKnown(node, peer, signal))
+    await Promise.allSettled(dials)
+  }
+
+  async #dialKnown(
+    node: Libp2p<Services>,
+    peer: { peerId: string; multiaddrs: string[] },
+    signal: AbortSignal,
+  ): Promise<void> {
+    try {
+      const id = peerIdFromString(peer.peerId)
+      await node.peerStore.merge(id, {
+        multiaddrs: peer.multiaddrs.map((address) => multiaddr(address)),
+        // Remembered Capsule peers are worth reconnecting to when a connection drops.
+        tags: { [KEEP_ALIVE]: { value: 1 } },
+      })
+      await node.dial(id, { signal })
+    } catch (error) {
+      this.#log.warn('could not reach a remembered peer', {
+        peerId: peer.peerId,
+        error: (error as Error).message,
+      })
+    }
+  }
+
+  /** Connected peers that speak the sync protocol, `first` (when connected) at the front. */
+  async #syncPeers(first: string[]): Promise<string[]> {
+    const connected = this.connectedPeers().map((peer) => peer.peerId)
+    const ordered = [...new Set([...first.filter((id) => connected.includes(id)), ...connected])]
+    // A fresh connection may not be identified yet: wait for that briefly, for all at once.
+    const checks = await Promise.all(ordered.map((id) => this.#speaksSync(id)))
+    return ordered.filter((_, i) => checks[i]).slice(0, MAX_SYNC_PEERS)
+  }
+
+  /** Whether a connected peer speaks the sync protocol, waiting up to 5 s for identify. */
+  async #speaksSync(peerId: string): Promise<boolean> {
+    const node = this.#node
+    if (node === undefined) return false
+    const id = peerIdFromString(peerId)
+    try {
+      const peer = await node.peerStore.get(id)
+      if (peer.protocols.length > 0) return peer.protocols.includes(SYNC_PROTOCOL)
+    } catch {
+      // not in the peer store yet
+    }
+    return new Promise((resolve) => {
+      const done = (result: boolean) => {
+        clearTimeout(timer)
+        node.removeEventListener('peer:identify', onIdentify)
+        resolve(result)
+      }
+      const onIdentify = (event: CustomEvent<IdentifyResult>) => {
+        if (event.detail.peerId.equals(id)) done(event.detail.protocols.includes(SYNC_PROTOCOL))
+      }
+      const timer = setTimeout(() => done(false), 5_000)
+      node.addEventListener('peer:identify', onIdentify)
+    })
+  }
+
+  #tick(): void {
+    const node = this.#node
+    if (node === undefined) return
+    void this.#syncPeers([]).then((peers) => {
+      for (const peerId of peers) void this.#sweep(peerId)
+    })
+    if (this.connectedPeers().length < MIN_CONNECTIONS) {
+      const connected = new Set(this.connectedPeers().map((peer) => peer.peerId))
+      let known: { peerId: string; multiaddrs: string[] }[] = []
+      try {
+        known = this.#deps.peers.knownPeers()
+      } catch {
+        known = []
+      }
+      const signal = AbortSignal.any([AbortSignal.timeout(10_000), this.#life.signal])
+      for (const peer of known
+        .filter((p) => p.peerId !== this.peerId && !connected.has(p.peerId))
+        .slice(0, MIN_CONNECTIONS))
+        void this.#dialKnown(node, peer, signal)
+    }
+    for (const [author, state] of this.#provided) if (state === 'failed') this.#provide(author)
+  }
+
+  /** Announces in the DHT that this node holds `author`'s records. In the background. */
+  #provide(author: string): void {
+    const node = this.#node
+    if (node === undefined || this.#provided.get(author) === 'pending') return
+    this.#provided.set(author, 'pending')
+    const signal = AbortSignal.any([AbortSignal.timeout(60_000), this.#life.signal])
+    node.contentRouting
+      .provide(providerKey(author), { signal })
+      .then(() => {
+        if (this.#provided.has(author)) this.#provided.set(author, 'done')
+      })
+      .catch((error: Error) => {
+        if (this.#provided.has(author)) this.#provided.set(author, 'failed')
+        if (!this.#life.signal.aborted)
+          this.#log.warn('could not announce in the DHT; retrying on the next sync tick', {
+            author,
+            error: error.message,
+          })
+      })
+  }
+
+  // ---- sync ----
+
+  #serve(stream: Parameters<typeof serveSync>[0], peer: PeerId): void {
+    const peerId = peer.toString()
+    let allowance = this.#allowances.get(peerId)
+    if (allowance === undefined) {
+      if (this.#allowances.size >= MAX_ALLOWANCES) this.#allowances.clear()
+      allowance = {
+        requests: new TokenBucket(...ALLOWANCE.requests),
+        records: new TokenBucket(...ALLOWANCE.records),
+      }
+      this.#allowances.set(peerId, allowance)
+    }
+    serveSync(stream, { records: this.#deps.records, allowance }).then(
+      (outcome) => {
+        if (outcome.op === 'refused') this.#log.warn('refused a sync request', { peerId, ...outcome })
+      },
+      (error: Error) => this.#log.warn('a sync answer failed', { peerId, error: error.message }),
+    )
+  }
+
+  /** Runs sync exchanges with one peer one at a time, so a peer never has many of ours open. */
+  #withPeer<T>(peerId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#peerQueues.get(peerId) ?? Promise.resolve()
+    const next = previous.then(work, work)
+    const settled = next.catch(() => undefined)
+    this.#peerQueues.set(peerId, settled)
+    void settled.then(() => {
+      if (this.#peerQueues.get(peerId) === settled) this.#peerQueues.delete(peerId)
+    })
+    return next
+  }
+
+  async #openSync(peerId: string) {
+    const node = this.#running('sync')
+    const signal = AbortSignal.any([AbortSignal.timeout(10_000), this.#life.signal])
+    return node.dialProtocol(peerIdFromString(peerId), SYNC_PROTOCOL, { signal })
+  }
+
+  /** Asks a peer for the heads of us and everyone we follow, then pulls what is newer. */
+  #sweep(peerId: string): Promise<void> {
+    return this.#withPeer(peerId, async () => {
+      const authors = [this.peerId, ...this.#followed]
+      for (let i = 0; i < authors.length; i += SYNC_MAX_HEADS) {
+        const chunk = authors.slice(i, i + SYNC_MAX_HEADS)
+        let heads: number[]
+        try {
+          heads = await requestHeads(await this.#openSync(peerId), chunk)
+        } catch (error) {
+          this.#syncFailed(peerId, 'heads', error)
+          return
+        }
+        for (const [j, author] of chunk.entries()) {
+          if ((heads[j] ?? 0) > this.#deps.records.highestSeq(author)) await this.#pull(peerId, author)
+        }
+      }
+    }).catch(() => undefined)
+  }
+
+  #syncFailed(peerId: string, what: string, error: unknown): void {
+    if (this.#life.signal.aborted) return
+    const fields = { peerId, what, error: (error as Error).message }
+    if (error instanceof SyncRefusedError && error.reason === 'rate-limited')
+      this.#log.info('sync deferred', fields)
+    else this.#log.warn('sync with a peer failed', fields)
+  }
+
+  /** Pulls `author`'s records above our highest from one peer, page by page. Returns newly stored. */
+  async #pull(peerId: string, author: string): Promise<number> {
+    let stored = 0
+    let after = this.#deps.records.highestSeq(author)
+    let remoteHighest = 0
+    for (let page = 0; page < MAX_PAGES_PER_ROUND; page++) {
+      let answer: Awaited<ReturnType<typeof requestRecords>>
+      try {
+        answer = await requestRecords(await this.#openSync(peerId), {
+          author,
+          after,
+          limit: SYNC_MAX_RECORDS,
+        })
+      } catch (error) {
+        this.#syncFailed(peerId, 'records', error)
+        break
+      }
+      remoteHighest = answer.highest
+      stored += this.#ingest(answer.records, peerId, 'sync').length
+      if (answer.fault !== undefined) {
+        this.#syncFailed(peerId, 'records', answer.fault)
+        break
+      }
+      const last = answer.records.at(-1)?.body.seq
+      if (last === undefined || last >= answer.highest) break
+      // The page was cut (count or bytes); its last sequence number may have had a collision
+      // partner left out, so ask again from that number (duplicates are skipped by ingest).
+      after = last - 1 > after ? last - 1 : last
+    }
+    this.safeDispatchEvent('sync:done', { detail: { peerId, author, stored, remoteHighest } })
+    return stored
+  }
+
+  /** Pulls an author's records from the given peers in order. */
+  async #syncAuthorWith(author: string, peers: string[]): Promise<number> {
+    let stored = 0
+    for (const peerId of peers) stored += await this.#withPeer(peerId, () => this.#pull(peerId, author))
+    return stored
+  }
+
+  /** Author sync with coalescing: a request during a running sync runs it once more after. */
+  #syncAuthorSoon(author: string, preferred: string[]): Promise<number> {
+    const running = this.#authorSyncs.get(author)
+    if (running !== undefined) {
+      running.again = true
+      return running.run
+    }
+    const state = { run: Promise.resolve(0), again: false }
+    state.run = (async () => {
+      let stored = 0
+      do {
+        state.again = false
+        stored += await this.#syncAuthorWith(author, await this.#syncPeers([...preferred, author]))
+      } while (state.again && this.#node !== undefined)
+      return stored
+    })().finally(() => this.#authorSyncs.delete(author))
+    this.#authorSyncs.set(author, state)
+    return state.run
+  }
+}
+
+/**
+ * Creates the node's mesh: a libp2p 3 node (TCP, Noise, Yamux, identify, ping, Kademlia DHT in
+ * server mode, gossipsub) with the Capsule sync protocol. Nothing runs until `start()`.
+ */
+export function createMesh(config: MeshConfig, deps: MeshDeps): Mesh {
+  return new CapsuleMesh(config, deps)
+}

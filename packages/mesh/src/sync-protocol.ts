@@ -1,0 +1,403 @@
+import {
+  decodeRecord,
+  InvalidRecordError,
+  isAuthorId,
+  MAX_RECORD_BYTES,
+  MAX_SEQ,
+  type VerifiedRecord,
+} from '@capsule/core'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { Stream } from '@libp2p/interface'
+import * as lp from 'it-length-prefixed'
+import { SyncProtocolError } from './errors.js'
+import type { MeshRecords } from './interfaces.js'
+import type { TokenBucket } from './token-bucket.js'
+
+/**
+ * The sync protocol: "the records of author X after sequence N", answered by any node that holds
+ * them. One request per stream; every frame is an unsigned-varint length prefix followed by that
+ * many bytes. The exact messages are specified in docs/PROTOCOL.md (docs/parts/mesh.md).
+ */
+export const SYNC_PROTOCOL = '/capsule/sync/1.0.0'
+/** Most records in one answer; a larger `limit` is capped to it, not refused. */
+export const SYNC_MAX_RECORDS = 256
+/** Most record bytes in one answer (the sum of the record frames, prefixes excluded). */
+export const SYNC_MAX_ANSWER_BYTES = 1024 * 1024
+/** Most authors in one `heads` request. */
+export const SYNC_MAX_HEADS = 128
+/** Largest frame of any kind: a request, a header, or one signed record. */
+export const SYNC_MAX_FRAME_BYTES = MAX_RECORD_BYTES
+/** A whole exchange (request, header, records) must finish within this, on either side. */
+export const SYNC_TIMEOUT_MS = 10_000
+
+export type SyncRequest =
+  | { op: 'heads'; authors: string[] }
+  | { op: 'records'; author: string; after: number; limit: number }
+
+/** Why a node refused a request; sent in the answer, stable strings. */
+export type SyncRefusal = 'bad-request' | 'rate-limited' | 'unavailable'
+
+export type SyncHeader =
+  | { ok: true; highest: number; count: number }
+  | { ok: true; heads: number[] }
+  | { ok: false; error: string; message?: string }
+
+/** The remote node answered with a refusal instead of records. */
+export class SyncRefusedError extends Error {
+  override readonly name = 'SyncRefusedError'
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  )
+}
+
+function hasExactly(map: Record<string, unknown>, keys: string[]): boolean {
+  const own = Object.keys(map)
+  return own.length === keys.length && keys.every((key) => key in map)
+}
+
+function isUint(value: unknown, max = MAX_SEQ): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= max
+}
+
+function decodeCborFrame(frame: Uint8Array): unknown {
+  try {
+    return dagCbor.decode(frame)
+  } catch {
+    throw new SyncProtocolError('bad-frame', 'a sync frame is not DAG-CBOR')
+  }
+}
+
+export function encodeRequest(request: SyncRequest): Uint8Array {
+  return dagCbor.encode(request)
+}
+
+/** Parses a request strictly; throws SyncProtocolError('bad-frame') with the reason. */
+export function decodeRequest(frame: Uint8Array): SyncRequest {
+  const value = decodeCborFrame(frame)
+  const bad = (why: string): never => {
+    throw new SyncProtocolError('bad-frame', `invalid sync request: ${why}`)
+  }
+  if (!isMap(value)) return bad('not a map')
+  if (value.op === 'heads') {
+    if (!hasExactly(value, ['op', 'authors'])) return bad('heads takes exactly "op" and "authors"')
+    const { authors } = value
+    if (!Array.isArray(authors) || authors.length === 0 || authors.length > SYNC_MAX_HEADS)
+      return bad(`"authors" must list 1 to ${SYNC_MAX_HEADS} authors`)
+    for (const author of authors)
+      if (typeof author !== 'string' || !isAuthorId(author)) return bad('an author is not an author id')
+    return { op: 'heads', authors: authors as string[] }
+  }
+  if (value.op === 'records') {
+    if (!hasExactly(value, ['op', 'author', 'after', 'limit']))
+      return bad('records takes exactly "op", "author", "after" and "limit"')
+    const { author, after, limit } = value
+    if (typeof author !== 'string' || !isAuthorId(author)) return bad('"author" is not an author id')
+    if (!isUint(after)) return bad('"after" must be an integer from 0')
+    if (!isUint(limit, Number.MAX_SAFE_INTEGER) || limit < 1) return bad('"limit" must be a positive integer')
+    return { op: 'records', author, after, limit }
+  }
+  return bad('unknown "op"')
+}
+
+export function encodeHeader(header: SyncHeader): Uint8Array {
+  return dagCbor.encode(header)
+}
+
+/** Parses an answer's first frame strictly. */
+export function decodeHeader(frame: Uint8Array): SyncHeader {
+  const value = decodeCborFrame(frame)
+  const bad = (why: string): never => {
+    throw new SyncProtocolError('bad-frame', `invalid sync answer header: ${why}`)
+  }
+  if (!isMap(value)) return bad('not a map')
+  if (value.ok === false) {
+    const keys = 'message' in value ? ['ok', 'error', 'message'] : ['ok', 'error']
+    if (!hasExactly(value, keys) || typeof value.error !== 'string') return bad('malformed refusal')
+    if ('message' in value && typeof value.message !== 'string') return bad('malformed refusal message')
+    return value as SyncHeader
+  }
+  if (value.ok !== true) return bad('"ok" must be true or false')
+  if ('heads' in value) {
+    if (
+      !hasExactly(value, ['ok', 'heads']) ||
+      !Array.isArray(value.heads) ||
+      !value.heads.every((h) => isUint(h))
+    )
+      return bad('malformed heads')
+    return { ok: true, heads: value.heads as number[] }
+  }
+  if (!hasExactly(value, ['ok', 'highest', 'count']) || !isUint(value.highest) || !isUint(value.count))
+    return bad('malformed records header')
+  return { ok: true, highest: value.highest, count: value.count }
+}
+
+/** Reads length-prefixed frames from a stream, each at most `maxFrameBytes`. */
+class FrameReader {
+  readonly #frames: AsyncIterator<{ subarray(): Uint8Array }>
+  bytes = 0
+
+  constructor(stream: Stream, maxFrameBytes: number) {
+    this.#frames = lp.decode(stream, { maxDataLength: maxFrameBytes })[Symbol.asyncIterator]()
+  }
+
+  /** The next frame, or undefined when the remote closed its side cleanly. */
+  async next(): Promise<Uint8Array | undefined> {
+    let result: IteratorResult<{ subarray(): Uint8Array }>
+    try {
+      result = await this.#frames.next()
+    } catch (error) {
+      if (error instanceof SyncProtocolError) throw error
+      const name = (error as Error).name
+      if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError')
+        throw new SyncProtocolError('too-large', 'a sync frame is larger than the protocol allows')
+      throw error
+    }
+    if (result.done) return undefined
+    const frame = result.value.subarray()
+    this.bytes += frame.byteLength
+    return frame
+  }
+
+  async release(): Promise<void> {
+    await this.#frames.return?.().catch(() => undefined)
+  }
+}
+
+/** Aborts the stream when the deadline passes, so a stalled or endless peer cannot hold it. */
+function deadline(stream: Stream, ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController()
+  const timer = setTimeout(() => {
+    const error = new SyncProtocolError('timeout', `sync exchange took longer than ${ms} ms`)
+    controller.abort(error)
+    stream.abort(error)
+  }, ms)
+  return { signal: controller.signal, clear: () => clearTimeout(timer) }
+}
+
+async function sendFrames(stream: Stream, frames: Uint8Array[], signal: AbortSignal): Promise<void> {
+  for (const frame of frames) {
+    if (!stream.send(lp.encode.single(frame))) await stream.onDrain({ signal })
+  }
+}
+
+function rethrowTimeout(error: unknown, signal: AbortSignal): never {
+  if (signal.aborted && signal.reason instanceof SyncProtocolError) throw signal.reason
+  throw error
+}
+
+/** Per-peer allowances a server applies; see {@link createPeerAllowances}. */
+export interface PeerAllowance {
+  /** One token per request. */
+  requests: TokenBucket
+  /** One token per record served. */
+  records: TokenBucket
+}
+
+export interface ServeSyncOptions {
+  records: MeshRecords
+  allowance: PeerAllowance
+  timeoutMs?: number
+}
+
+/** What a server did with one request, for logs and tests. */
+export type ServeOutcome =
+  | { op: 'heads'; authors: number }
+  | { op: 'records'; author: string; sent: number }
+  | { op: 'refused'; reason: SyncRefusal; message: string }
+
+/**
+ * Answers one inbound sync stream. Never throws for what the remote sent: a bad request gets a
+ * refusal; a stalled one is cut off at the deadline.
+ */
+export async function serveSync(stream: Stream, options: ServeSyncOptions): Promise<ServeOutcome> {
+  const timer = deadline(stream, options.timeoutMs ?? SYNC_TIMEOUT_MS)
+  const reader = new FrameReader(stream, SYNC_MAX_FRAME_BYTES)
+  const refuse = async (reason: SyncRefusal, message: string): Promise<ServeOutcome> => {
+    await sendFrames(stream, [encodeHeader({ ok: false, error: reason, message })], timer.signal)
+    await stream.close({ signal: timer.signal })
+    return { op: 'refused', reason, message }
+  }
+  try {
+    let frame: Uint8Array | undefined
+    try {
+      frame = await reader.next()
+    } catch (error) {
+      if (error instanceof SyncProtocolError && error.code === 'too-large')
+        return await refuse('bad-request', 'the request is larger than the protocol allows')
+      throw error
+    } finally {
+      await reader.release()
+    }
+    if (frame === undefined) return { op: 'refused', reason: 'bad-request', message: 'no request' }
+    // Count the request before parsing it, so garbage costs the sender as much as a real request.
+    if (!options.allowance.requests.take(1)) return await refuse('rate-limited', 'too many sync requests')
+    let request: SyncRequest
+    try {
+      request = decodeRequest(frame)
+    } catch (error) {
+      return await refuse('bad-request', (error as Error).message)
+    }
+    if (request.op === 'heads') {
+      const heads = request.authors.map((author) => options.records.highestSeq(author))
+      await sendFrames(stream, [encodeHeader({ ok: true, heads })], timer.signal)
+      await stream.close({ signal: timer.signal })
+      return { op: 'heads', authors: heads.length }
+    }
+    const wanted = Math.min(request.limit, SYNC_MAX_RECORDS)
+    const granted = options.allowance.records.takeUpTo(wanted)
+    if (granted === 0) return await refuse('rate-limited', 'too many records requested; try again later')
+    const rows = options.records.recordsAfter(request.author, request.after, granted)
+    const answer: Uint8Array[] = []
+    let bytes = 0
+    for (const row of rows.slice(0, granted)) {
+      if (bytes + row.byteLength > SYNC_MAX_ANSWER_BYTES) break
+      bytes += row.byteLength
+      answer.push(row)
+    }
+    const highest = options.records.highestSeq(request.author)
+    await sendFrames(
+      stream,
+      [encodeHeader({ ok: true, highest, count: answer.length }), ...answer],
+      timer.signal,
+    )
+    await stream.close({ signal: timer.signal })
+    return { op: 'records', author: request.author, sent: answer.length }
+  } catch (error) {
+    stream.abort(error as Error)
+    return rethrowTimeout(error, timer.signal)
+  } finally {
+    timer.clear()
+  }
+}
+
+async function sendRequest(stream: Stream, request: SyncRequest, signal: AbortSignal): Promise<void> {
+  await sendFrames(stream, [encodeRequest(request)], signal)
+  // Half-close: the request is complete, the answer still flows back.
+  await stream.close({ signal })
+}
+
+async function readHeader(reader: FrameReader): Promise<SyncHeader> {
+  const frame = await reader.next()
+  if (frame === undefined)
+    throw new SyncProtocolError('bad-frame', 'the peer closed the stream without answering')
+  const header = decodeHeader(frame)
+  if (!header.ok)
+    throw new SyncRefusedError(header.error, `the peer refused: ${header.error} ${header.message ?? ''}`)
+  return header
+}
+
+/**
+ * Runs one client exchange on a fresh stream under a deadline: on any error the stream is
+ * aborted, and a timeout surfaces as SyncProtocolError('timeout').
+ */
+async function exchange<T>(
+  stream: Stream,
+  timeoutMs: number,
+  work: (reader: FrameReader, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timer = deadline(stream, timeoutMs)
+  const reader = new FrameReader(stream, SYNC_MAX_FRAME_BYTES)
+  try {
+    return await work(reader, timer.signal)
+  } catch (error) {
+    stream.abort(error as Error)
+    return rethrowTimeout(error, timer.signal)
+  } finally {
+    timer.clear()
+    await reader.release()
+  }
+}
+
+/** Asks for the highest sequence number the peer holds of each author (same order). */
+export function requestHeads(
+  stream: Stream,
+  authors: string[],
+  timeoutMs = SYNC_TIMEOUT_MS,
+): Promise<number[]> {
+  return exchange(stream, timeoutMs, async (reader, signal) => {
+    await sendRequest(stream, { op: 'heads', authors }, signal)
+    const header = await readHeader(reader)
+    if (!('heads' in header) || header.heads.length !== authors.length)
+      throw new SyncProtocolError('bad-frame', 'the heads answer does not match the request')
+    return header.heads
+  })
+}
+
+export interface RecordsAnswer {
+  /** The highest sequence number the peer says it holds of the author. */
+  highest: number
+  /** Records that arrived and verified, in the order received. */
+  records: VerifiedRecord[]
+  /**
+   * Set when the answer went wrong part way (garbage, too much, too slow): the records before
+   * the fault are still valid (they verify on their own) and are returned above.
+   */
+  fault?: SyncProtocolError
+}
+
+/**
+ * Asks for records of `author` with a sequence number above `after`. Every record is checked with
+ * `decodeRecord`, must be by `author` and above `after`; the answer is capped in count (`limit`,
+ * at most {@link SYNC_MAX_RECORDS}), in bytes and in time.
+ */
+export function requestRecords(
+  stream: Stream,
+  request: { author: string; after: number; limit: number },
+  timeoutMs = SYNC_TIMEOUT_MS,
+): Promise<RecordsAnswer> {
+  const limit = Math.max(1, Math.min(request.limit, SYNC_MAX_RECORDS))
+  return exchange(stream, timeoutMs, async (reader, signal) => {
+    await sendRequest(stream, { op: 'records', author: request.author, after: request.after, limit }, signal)
+    const header = await readHeader(reader)
+    if (!('count' in header)) throw new SyncProtocolError('bad-frame', 'a records answer needs a count')
+    if (header.count > limit)
+      throw new SyncProtocolError(
+        'too-many',
+        `the peer announced ${header.count} records; ${limit} were asked`,
+      )
+    const answer: RecordsAnswer = { highest: header.highest, records: [] }
+    const headerBytes = reader.bytes
+    try {
+      for (let i = 0; i < header.count; i++) {
+        const frame = await reader.next()
+        if (frame === undefined) break // a short answer is allowed; the next round asks again
+        if (reader.bytes - headerBytes > SYNC_MAX_ANSWER_BYTES)
+          throw new SyncProtocolError('too-large', 'the answer is larger than the protocol allows')
+        answer.records.push(checkRecord(frame, request))
+      }
+    } catch (error) {
+      // Records before the fault verified on their own: keep them, report the fault.
+      if (signal.aborted && signal.reason instanceof SyncProtocolError)
+        return { ...answer, fault: signal.reason }
+      if (!(error instanceof SyncProtocolError)) throw error
+      stream.abort(error)
+      return { ...answer, fault: error }
+    }
+    // Done reading: whatever else the peer sends is not read.
+    await stream.closeRead().catch(() => undefined)
+    return answer
+  })
+}
+
+function checkRecord(frame: Uint8Array, request: { author: string; after: number }): VerifiedRecord {
+  let record: VerifiedRecord
+  try {
+    record = decodeRecord(frame)
+  } catch (error) {
+    if (error instanceof InvalidRecordError)
+      throw new SyncProtocolError('bad-record', `the peer sent an invalid record (${error.reason})`)
+    throw error
+  }
+  if (record.body.author !== request.author || record.body.seq <= request.after)
+    throw new SyncProtocolError('bad-record', 'the peer sent a record that was not asked for')
+  return record
+}

@@ -44,6 +44,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   )
 }
 
+/** Names a decoded value in a message without coercing it: a CBOR map may carry a "toString" key. */
+function describe(value: unknown): string {
+  return typeof value === 'object' && value !== null ? Object.prototype.toString.call(value) : String(value)
+}
+
 function fail(reason: ConstructorParameters<typeof InvalidRecordError>[0], message: string): never {
   throw new InvalidRecordError(reason, message)
 }
@@ -96,7 +101,7 @@ function decodeCbor(bytes: Uint8Array, what: string): unknown {
 
 function decodeBody(payload: Record<string, unknown>, options: DecodeOptions, depth: number): RecordBody {
   if (payload.v !== RECORD_VERSION)
-    fail('bad-version', `record version ${String(payload.v)} is not supported`)
+    fail('bad-version', `record version ${describe(payload.v).slice(0, 40)} is not supported`)
   const header = {
     v: RECORD_VERSION,
     author:
@@ -154,7 +159,7 @@ function decodeBody(payload: Record<string, unknown>, options: DecodeOptions, de
       return body
     }
     default:
-      fail('unknown-kind', `unknown record kind "${String(payload.kind).slice(0, 40)}"`)
+      fail('unknown-kind', `unknown record kind "${describe(payload.kind).slice(0, 40)}"`)
   }
 }
 

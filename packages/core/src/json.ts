@@ -1,7 +1,9 @@
 import type { RecordBody, VerifiedRecord } from './types.js'
 
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
 /** A record as JSON for people and tools (socket API, site, CLI). The signed bytes stay authoritative. */
-export type RecordJson = Omit<RecordBody, 'original'> & { id: string; original?: RecordJson }
+export type RecordJson = OmitEach<RecordBody, 'original'> & { id: string; original?: RecordJson }
 
 export function recordToJson(record: VerifiedRecord): RecordJson {
   const { body } = record

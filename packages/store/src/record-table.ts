@@ -1,4 +1,4 @@
-import { decodeRecord, type RecordBody, type VerifiedRecord } from '@capsule/core'
+import { decodeRecord, type ProfileBody, type RecordBody, type VerifiedRecord } from '@capsule/core'
 import type { SqliteDatabase } from './open-database.js'
 
 export interface FeedPage {
@@ -49,6 +49,7 @@ export class RecordTable {
   readonly #after
   readonly #highestSeq
   readonly #feed
+  readonly #latestProfile
   readonly #count
   readonly #collisions
 
@@ -84,6 +85,10 @@ export class RecordTable {
          AND (author = @self OR author IN (SELECT author FROM follows))
          AND (@beforeTs IS NULL OR (ts, id) < (@beforeTs, @beforeId))
        ORDER BY ts DESC, id DESC LIMIT @limit`,
+    )
+    this.#latestProfile = db.prepare(
+      `SELECT id, bytes FROM records WHERE author = ? AND kind = 'profile' AND bytes IS NOT NULL
+       ORDER BY seq DESC, ts DESC LIMIT 1`,
     )
     this.#count = db.prepare('SELECT count(*) FROM records WHERE bytes IS NOT NULL').pluck()
     this.#collisions = db
@@ -153,6 +158,12 @@ export class RecordTable {
     const records = rows.slice(0, limit).map(fromRow)
     const last = records.at(-1)
     return rows.length > limit && last ? { records, next: encodeCursor(last) } : { records }
+  }
+
+  /** The author's newest profile record, if any reached this node. */
+  latestProfile(author: string): VerifiedRecord<ProfileBody> | undefined {
+    const row = this.#latestProfile.get(author) as RecordRow | undefined
+    return row && (fromRow(row) as VerifiedRecord<ProfileBody>)
   }
 
   count(): number {

@@ -1,7 +1,7 @@
 import { mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createSigner, type RecordDraft, type Signer, signRecord, type VerifiedRecord } from '@capsule/core'
+import { createSigner, type PostBody, type RecordDraft, type Signer, signRecord, type VerifiedRecord } from '@capsule/core'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { IdentityExistsError, Store } from './index.js'
@@ -86,7 +86,7 @@ describe('Store', () => {
 
   it('drops deleted content, its reshares, and keeps the tombstone whatever the arrival order', () => {
     const post = sign(alice, { kind: 'post', text: 'regret' })
-    const reshare = sign(bob, { kind: 'reshare', original: post })
+    const reshare = sign(bob, { kind: 'reshare', original: post as VerifiedRecord<PostBody> })
     const del = sign(alice, { kind: 'delete', target: post.id })
     store.records.put([reshare])
     expect(store.records.get(post.id)).toBeDefined()

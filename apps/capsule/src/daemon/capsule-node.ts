@@ -1,0 +1,161 @@
+import { EventEmitter } from 'node:events'
+import {
+  InvalidRecordError,
+  type ProfileBody,
+  parseRecordId,
+  type RecordDraft,
+  signRecord,
+  type VerifiedRecord,
+} from '@capsule/core'
+import { type FollowResult, parseFollowTarget } from '@capsule/mesh'
+import { ApiError } from '@capsule/socket-api'
+import type { FeedPage, Follow, Store } from '@capsule/store'
+import type { Identity } from '../identity.js'
+import type { Logger } from '../logger.js'
+
+/** What the node needs from the mesh: spread its own records, and find and sync authors. */
+export interface MeshPort {
+  publish(record: VerifiedRecord): Promise<unknown>
+  follow(target: string): Promise<FollowResult>
+  unfollow(author: string): Promise<void>
+}
+
+export type RecordOrigin = 'local' | 'mesh' | 'site'
+
+export interface CapsuleNodeEvents {
+  record: [record: VerifiedRecord, origin: RecordOrigin]
+}
+
+export interface ProfileUpdate {
+  name?: string
+  bio?: string
+  site?: string
+}
+
+/**
+ * The owner's actions on their node: sign, store (on disk before it is acknowledged), then
+ * publish. Everything that arrives from elsewhere goes through {@link CapsuleNode.accept}.
+ */
+export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
+  constructor(
+    readonly store: Store,
+    readonly identity: Identity,
+    readonly mesh: MeshPort,
+    readonly logger: Logger,
+  ) {
+    super()
+    this.setMaxListeners(100)
+  }
+
+  get peerId(): string {
+    return this.identity.peerId
+  }
+
+  /** Signs the next record of the owner's feed, stores it durably, then hands it to the mesh. */
+  async publish(draft: RecordDraft): Promise<VerifiedRecord> {
+    const record = this.store.transaction(() => {
+      const seq = this.store.records.highestSeq(this.peerId) + 1
+      const signed = signRecord(draft, this.identity.signer, { seq, ts: Date.now() })
+      this.store.records.put([signed])
+      return signed
+    })
+    this.emit('record', record, 'local')
+    // The record is on disk and will be served by sync, so a gossip failure is not the owner's error.
+    this.mesh.publish(record).catch((error: unknown) => {
+      this.logger.warn('gossip of a new record failed; followers will sync it', {
+        id: record.id,
+        error: String(error),
+      })
+    })
+    return record
+  }
+
+  post(text: string): Promise<VerifiedRecord> {
+    return this.publish({ kind: 'post', text })
+  }
+
+  reshare(id: string): Promise<VerifiedRecord> {
+    const original = this.#existing(id)
+    const post = original.body.kind === 'reshare' ? original.body.original : original
+    if (post.body.kind !== 'post')
+      throw new ApiError('invalid-argument', `${id} is a ${post.body.kind}; only posts can be reshared`)
+    return this.publish({ kind: 'reshare', original: post as VerifiedRecord<typeof post.body> })
+  }
+
+  delete(id: string): Promise<VerifiedRecord> {
+    const target = this.#existing(id)
+    if (target.body.author !== this.peerId) {
+      throw new ApiError(
+        'invalid-argument',
+        `${id} was written by ${target.body.author}; you can only delete your own records`,
+      )
+    }
+    return this.publish({ kind: 'delete', target: id })
+  }
+
+  profile(): VerifiedRecord<ProfileBody> | undefined {
+    return this.store.records.latestProfile(this.peerId)
+  }
+
+  updateProfile(update: ProfileUpdate): Promise<VerifiedRecord> {
+    const current = this.profile()?.body
+    const site = update.site ?? current?.site
+    return this.publish({
+      kind: 'profile',
+      name: update.name ?? current?.name ?? '',
+      bio: update.bio ?? current?.bio ?? '',
+      ...(site ? { site } : {}),
+    })
+  }
+
+  /**
+   * Follows an author given as a peer id or a multiaddr ending in /p2p/<id>. The follow is on disk
+   * before the search starts, so an author who cannot be found now is still synced later.
+   */
+  async follow(target: string): Promise<FollowResult> {
+    let author: string
+    try {
+      author = parseFollowTarget(target).author
+    } catch (error) {
+      throw new ApiError('invalid-argument', (error as Error).message)
+    }
+    if (author === this.peerId)
+      throw new ApiError('invalid-argument', 'that is this node’s own id: you see your own posts already')
+    this.store.follows.add(author, target === author ? undefined : target)
+    return this.mesh.follow(target)
+  }
+
+  async unfollow(author: string): Promise<boolean> {
+    const followed = this.store.follows.remove(author)
+    await this.mesh.unfollow(author)
+    return followed
+  }
+
+  following(): Follow[] {
+    return this.store.follows.list()
+  }
+
+  feed(limit: number, before?: string): FeedPage {
+    return this.store.records.feed(this.peerId, limit, before)
+  }
+
+  /** Stores records that arrived from the mesh or a site (already verified) and announces the new ones. */
+  accept(records: readonly VerifiedRecord[], origin: RecordOrigin): VerifiedRecord[] {
+    const stored = this.store.records.put(records)
+    for (const record of stored) this.emit('record', record, origin)
+    return stored
+  }
+
+  #existing(id: string): VerifiedRecord {
+    try {
+      parseRecordId(id)
+    } catch (error) {
+      if (error instanceof InvalidRecordError) throw new ApiError('invalid-argument', error.message)
+      throw error
+    }
+    const record = this.store.records.get(id)
+    if (record === undefined)
+      throw new ApiError('not-found', `no record ${id} on this node (deleted, or never received)`)
+    return record
+  }
+}

@@ -180,6 +180,13 @@ const MIN_CONNECTIONS = 4
 const ALLOWANCE = { requests: [32, 4], records: [2048, 512] } as const
 const MAX_ALLOWANCES = 1024
 
+/** The part of kad-dht's routing table the mesh watches. */
+interface RoutingTableEvents {
+  readonly size: number
+  addEventListener(type: 'peer:add', listener: () => void): void
+  removeEventListener(type: 'peer:add', listener: () => void): void
+}
+
 type Services = { identify: unknown; ping: unknown; dht: KadDHT; pubsub: GossipSub }
 
 class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
@@ -240,6 +247,10 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
           // Every Capsule node serves the DHT: with a handful of nodes, a client-only node would
           // leave nobody to answer. (Auto mode would only switch on for public addresses.)
           clientMode: false,
+          // Do not hold every query until the first self-query ends: with a dead peer in the
+          // table that wait hit its 5 s timeout here. Queries wait for a non-empty routing table
+          // in #dhtReady instead.
+          allowQueryWithZeroPeers: true,
           peerInfoMapper: allowPrivate ? passthroughMapper : removePrivateAddressesMapper,
           // Provider records of followers are the way to reach an absent author: keep them as
           // long as the default (48 h) and let kad-dht re-provide them.
@@ -370,17 +381,22 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       this.#watch(author)
       this.#provide(author)
     }
+    // Search for the author and for other holders at once; stop searching as soon as any of
+    // them is connected, since one holder is enough to backfill from.
+    const search = new AbortController()
     const signal = AbortSignal.any([
       AbortSignal.timeout(this.#config.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS),
       this.#life.signal,
+      search.signal,
     ])
+    const reached = Promise.withResolvers<void>()
     const providers: string[] = []
     const authorId = peerIdFromString(author)
     const reachAuthor = async (): Promise<void> => {
       for (const address of multiaddrs) {
         try {
           await node.dial(multiaddr(address), { signal })
-          return
+          return reached.resolve()
         } catch (error) {
           this.#log.warn('could not dial the address given for the author', {
             address,
@@ -390,23 +406,27 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       }
       // By peer id: known addresses first, then a DHT peer lookup.
       await node.dial(authorId, { signal })
+      reached.resolve()
     }
     const reachFollowers = async (): Promise<void> => {
-      for await (const provider of node.contentRouting.findProviders(providerKey(author), { signal })) {
-        const id = provider.id.toString()
-        if (id === this.peerId || providers.includes(id)) continue
-        providers.push(id)
-        if (provider.multiaddrs.length > 0)
-          await node.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
-        void node.dial(provider.id, { signal }).catch(() => undefined)
-        if (providers.length >= 8) break
+      const dials: Promise<unknown>[] = []
+      try {
+        for await (const provider of node.contentRouting.findProviders(providerKey(author), { signal })) {
+          const id = provider.id.toString()
+          if (id === this.peerId || providers.includes(id)) continue
+          providers.push(id)
+          if (provider.multiaddrs.length > 0)
+            await node.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
+          dials.push(node.dial(provider.id, { signal }).then(() => reached.resolve()))
+          if (providers.length >= 8) break
+        }
+      } finally {
+        // Also when the search is aborted: a dial still pending must not reject unhandled.
+        await Promise.allSettled(dials)
       }
     }
-    await Promise.allSettled([reachAuthor(), reachFollowers()])
-    // Give the provider dials started above the rest of the budget to complete.
-    await Promise.allSettled(
-      providers.map((id) => node.dial(peerIdFromString(id), { signal }).catch(() => undefined)),
-    )
+    await Promise.race([reached.promise, Promise.allSettled([reachAuthor(), reachFollowers()])])
+    search.abort()
     const peers = await this.#syncPeers([author, ...providers])
     const stored = await this.#syncAuthorWith(author, peers)
     const result: FollowResult = {
@@ -637,14 +657,32 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     for (const [author, state] of this.#provided) if (state === 'failed') this.#provide(author)
   }
 
+  /** Resolves once the DHT routing table holds a peer (queries on an empty one find nothing). */
+  async #dhtReady(signal: AbortSignal): Promise<void> {
+    const node = this.#node
+    if (node === undefined) return
+    const table = (node.services.dht as unknown as { routingTable: RoutingTableEvents }).routingTable
+    if (table.size > 0) return
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        table.removeEventListener('peer:add', done)
+        signal.removeEventListener('abort', done)
+        if (signal.aborted) reject(signal.reason)
+        else resolve()
+      }
+      table.addEventListener('peer:add', done)
+      signal.addEventListener('abort', done)
+    })
+  }
+
   /** Announces in the DHT that this node holds `author`'s records. In the background. */
   #provide(author: string): void {
     const node = this.#node
     if (node === undefined || this.#provided.get(author) === 'pending') return
     this.#provided.set(author, 'pending')
     const signal = AbortSignal.any([AbortSignal.timeout(60_000), this.#life.signal])
-    node.contentRouting
-      .provide(providerKey(author), { signal })
+    this.#dhtReady(signal)
+      .then(() => node.contentRouting.provide(providerKey(author), { signal }))
       .then(() => {
         if (this.#provided.has(author)) this.#provided.set(author, 'done')
       })

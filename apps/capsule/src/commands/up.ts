@@ -31,6 +31,11 @@ export function registerUp(program: Command): void {
       // Loaded here, not at the top: the other commands start faster without libp2p.
       const { Daemon } = await import('../daemon/daemon.js')
       const logger = createLogger('capsule')
+      // A promise some library forgot to handle must not take the node down for every follower
+      // (a peer could trigger it on purpose); it is a bug, so it is logged loudly.
+      process.on('unhandledRejection', (reason) => {
+        logger.error('unhandled rejection (a bug; the node keeps running)', { error: String(reason) })
+      })
       const home = homeOf(command)
       ensureHome(home)
       const store = openExistingStore(home)

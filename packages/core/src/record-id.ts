@@ -27,7 +27,14 @@ export function parseRecordId(text: string): CID {
       `"${text.slice(0, 80)}" is not a record id (ids look like bafyrei…)`,
     )
   }
-  if (cid.version !== 1 || cid.code !== dagCbor.code || cid.multihash.code !== SHA2_256) {
+  // The digest length too: a truncated sha2-256 digest names no record, and accepting it would let
+  // implementations disagree on whether a record that carries one is valid.
+  if (
+    cid.version !== 1 ||
+    cid.code !== dagCbor.code ||
+    cid.multihash.code !== SHA2_256 ||
+    cid.multihash.size !== 32
+  ) {
     throw new InvalidRecordError('bad-field', `"${text.slice(0, 80)}" is a CID, but not of a Capsule record`)
   }
   return cid

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
 import {
   createSigner,
   decodeRecord,
@@ -33,6 +34,20 @@ const T0 = Date.UTC(2026, 0, 15, 12, 0, 0)
 const NOW = T0 + 60 * 60 * 1000
 
 const hex = (bytes) => Buffer.from(bytes).toString('hex')
+
+/** The order of the Ed25519 group. */
+const L = 2n ** 252n + 27742317777372353535851937790883648493n
+
+/** The same signature with S replaced by S + L: it still satisfies the verification equation, so
+ * only a verifier that insists on S < L (RFC 8032, OpenSSL) refuses it; tweetnacl accepts it. */
+function malleate(sig) {
+  const out = new Uint8Array(sig)
+  let s = 0n
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(out[32 + i])
+  s += L
+  for (let i = 0; i < 32; i++) out[32 + i] = Number((s >> BigInt(8 * i)) & 0xffn)
+  return out
+}
 const concat = (...parts) => new Uint8Array(Buffer.concat(parts))
 
 /** A 32-byte Ed25519 seed from a label: sha256 of the label's UTF-8 bytes. */
@@ -391,6 +406,30 @@ export async function makeTestVectors() {
       'A reshare embedding a post by Bob dated beyond the allowed skew.',
       reshareOf(bobFuture.bytes, bobFuture.id, 21),
       'bad-embed',
+    ],
+    [
+      'malleable-signature',
+      "post.json with the signature's S replaced by S + L (the group order): tweetnacl accepts it, RFC 8032 requires S < L.",
+      dagCbor.encode({ payload: postOuter.payload, sig: malleate(postOuter.sig) }),
+      'bad-signature',
+    ],
+    [
+      'delete-target-short-digest',
+      'A delete whose target is a CIDv1 dag-cbor sha2-256 link with a 20-byte digest.',
+      signPayload(alice, {
+        ...header(alice, 22, T0, 'delete'),
+        target: CID.createV1(dagCbor.code, Digest.create(0x12, new Uint8Array(20).fill(7))),
+      }),
+      'bad-field',
+    ],
+    [
+      'delete-target-raw-codec',
+      'A delete whose target is a CIDv1 with the raw codec (0x55) instead of dag-cbor.',
+      signPayload(alice, {
+        ...header(alice, 23, T0, 'delete'),
+        target: CID.createV1(0x55, CID.parse(post.id).multihash),
+      }),
+      'bad-field',
     ],
   ]
 

@@ -214,6 +214,17 @@ describe('invalid test vectors', () => {
     expect((caught as InvalidRecordError).reason).toBe(vector.reason)
   })
 
+  it('include a malleated signature that tweetnacl alone would accept: verifiers must insist on S < L', () => {
+    const vector = invalid.cases.find((c) => c.name === 'malleable-signature')!
+    const post = readJson('post.json') as ValidVector
+    const outer = bytes(vector.record)
+    const sig = outer.subarray(7, 71) // after a2, 63 "sig", 58 40
+    expect(outer).toEqual(expectedOuter(bytes(post.payload), sig))
+    const message = concat(SIGNING_INPUT_PREFIX, bytes(post.payload))
+    expect(nacl.sign.detached.verify(message, sig, bytes(post.publicKey))).toBe(true)
+    expect(nodeVerify(bytes(post.publicKey), message, sig)).toBe(false)
+  })
+
   it('use the signers of the valid vectors', () => {
     for (const signer of invalid.signers) {
       expect(expectedPeerId(nacl.sign.keyPair.fromSeed(bytes(signer.seed)).publicKey)).toBe(signer.author)

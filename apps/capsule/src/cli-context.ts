@@ -3,6 +3,7 @@ import { IdentityExistsError, Store, StoreError } from '@capsule/store'
 import { type Command, CommanderError } from 'commander'
 import { type Home, resolveHome } from './home.js'
 import { KeyFileError } from './identity.js'
+import { nativeBinding } from './native-addon.js'
 
 /** A mistake in how a command was called: exit code 2, like commander's own usage errors. */
 export class UsageError extends Error {
@@ -25,7 +26,7 @@ export function clientOf(command: Command): SocketClient {
 /** Opens the home's database for a command that works without the daemon. */
 export function openExistingStore(home: Home, readonly = false): Store {
   try {
-    return Store.open(home.databasePath, { readonly })
+    return Store.open(home.databasePath, { readonly, nativeBinding: nativeBinding() })
   } catch (error) {
     if (error instanceof StoreError && readonly) {
       throw new CliFailure(

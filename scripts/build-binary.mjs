@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// Builds dist/capsule: the whole node as one Linux x64 executable, a Node 24 single executable
+// application (SEA) carrying an esbuild bundle of the app and better-sqlite3's native addon.
+// Run with `npm run build:binary` (Node 24 from node_modules). Options:
+//   --no-strip   keep the debug symbols of the Node binary (about 10 MB more)
+import { execFileSync, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, relative, resolve } from 'node:path'
+import { build } from 'esbuild'
+
+const root = resolve(import.meta.dirname, '..')
+const require = createRequire(join(root, 'package.json'))
+const app = join(root, 'apps/capsule')
+const work = join(root, 'dist/sea')
+const output = join(root, 'dist/capsule')
+const strip = !process.argv.includes('--no-strip')
+// The fuse postject flips so that the Node binary looks for its SEA blob (Node's documented value).
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
+const ADDON_ASSET = 'better_sqlite3.node' // as in apps/capsule/src/native-addon.ts
+
+function step(message) {
+  process.stdout.write(`build-binary: ${message}\n`)
+}
+
+function run(file, args, options = {}) {
+  return execFileSync(file, args, { cwd: root, encoding: 'utf8', ...options })
+}
+
+if (process.platform !== 'linux' || process.arch !== 'x64') {
+  throw new Error(`dist/capsule is a Linux x64 executable; this is ${process.platform}-${process.arch}`)
+}
+const [major] = process.versions.node.split('.').map(Number)
+if (major !== 24) {
+  throw new Error(`run this with the project's Node 24 (npm run build:binary), not Node ${process.version}`)
+}
+
+// The Node binary the executable is made from: the project's own Node 24, the one running this
+// script (node_modules/node/bin/node). The code cache in the blob only fits the V8 that made it.
+const nodeBinary = process.execPath
+const fileType = readFileSync(nodeBinary).subarray(0, 4)
+if (!fileType.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])))
+  throw new Error(`${nodeBinary} is not an ELF file`)
+
+function buildInfo() {
+  const { version } = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'))
+  let commit = 'unknown'
+  try {
+    commit = run('git', ['rev-parse', '--short', 'HEAD']).trim()
+    if (run('git', ['status', '--porcelain', '--untracked-files=no']).trim() !== '') commit += '-dirty'
+  } catch {
+    // Not a git checkout (a source tarball): the version alone.
+  }
+  return { version, commit }
+}
+
+step('compiling the app (tsc -b apps/capsule)')
+run(join(root, 'node_modules/.bin/tsc'), ['-b', 'apps/capsule'], { stdio: 'inherit' })
+
+rmSync(work, { recursive: true, force: true })
+mkdirSync(work, { recursive: true })
+const info = buildInfo()
+const bundle = join(work, 'capsule.cjs')
+step(`bundling ${info.version} (${info.commit}) with esbuild`)
+const result = await build({
+  entryPoints: [join(app, 'dist/cli.js')],
+  // better-sqlite3 loads its addon with __non_webpack_require__ when there is one: ours uses
+  // process.dlopen, since a SEA's require loads built-in modules only.
+  inject: [join(app, 'dist/sea-require.js')],
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node24',
+  define: {
+    CAPSULE_BUILD: JSON.stringify(info),
+    // The only import.meta left is version.ts's fallback for runs from source, dead code here.
+    'import.meta.url': 'undefined',
+  },
+  minifySyntax: true,
+  minifyWhitespace: true,
+  legalComments: 'eof',
+  logLevel: 'warning',
+  metafile: true,
+})
+writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile))
+
+const addon = join(
+  dirname(require.resolve('better-sqlite3/package.json', { paths: [join(root, 'packages/store')] })),
+  'prebuilds/linux-x64.node',
+)
+const blob = join(work, 'capsule.blob')
+const seaConfig = {
+  main: bundle,
+  output: blob,
+  disableExperimentalSEAWarning: true,
+  useCodeCache: true,
+  useSnapshot: false,
+  // NODE_OPTIONS and --node-options are ignored: no one can add --require to the executable.
+  execArgvExtension: 'none',
+  assets: { [ADDON_ASSET]: addon },
+}
+writeFileSync(join(work, 'sea-config.json'), `${JSON.stringify(seaConfig, null, 2)}\n`)
+step('writing the SEA blob (with the code cache)')
+run(nodeBinary, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'inherit' })
+
+rmSync(output, { force: true })
+copyFileSync(nodeBinary, output)
+chmodSync(output, 0o755)
+if (strip) {
+  // Debug symbols only; the executable must be stripped before the blob goes in, never after.
+  step('stripping the Node binary')
+  run('strip', ['--strip-all', output])
+}
+step('injecting the blob (postject)')
+const postject = join(dirname(require.resolve('postject/package.json')), 'dist/cli.js')
+const injected = spawnSync(
+  nodeBinary,
+  [postject, output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE],
+  { cwd: root, encoding: 'utf8' },
+)
+// LIEF warns about every ELF note section it cannot name; harmless, and noise.
+const noise = /^warning: Can't find string offset for section name/
+const said = `${injected.stdout}${injected.stderr}`.split('\n').filter((line) => line && !noise.test(line))
+if (injected.status !== 0) throw new Error(`postject failed (${injected.status}):\n${said.join('\n')}`)
+
+const bytes = readFileSync(output)
+const sha256 = createHash('sha256').update(bytes).digest('hex')
+writeFileSync(`${output}.sha256`, `${sha256}  capsule\n`)
+const size = statSync(output).size
+step(`wrote ${relative(root, output)}: ${(size / 1e6).toFixed(1)} MB, sha256 ${sha256}`)
+step(run(output, ['--version']).trim())

@@ -5,9 +5,8 @@
 export const RECORD_VERSION = 1
 /** Largest encoded signed record, a reshare with its embedded original included. */
 export const MAX_RECORD_BYTES = 8192
-/** Post text: Unicode code points, and UTF-8 bytes. */
+/** Post text, in Unicode code points (so at most 4000 UTF-8 bytes). */
 export const MAX_TEXT_CHARS = 1000
-export const MAX_TEXT_BYTES = 4096
 export const MAX_NAME_CHARS = 64
 export const MAX_BIO_CHARS = 400
 export const MAX_SITE_URL_CHARS = 256

@@ -3,7 +3,7 @@
 // numRuns are sized so this file runs in a few seconds on two cores.
 import { readdirSync, readFileSync } from 'node:fs'
 import * as dagCbor from '@ipld/dag-cbor'
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
@@ -374,5 +374,14 @@ describe('bounds', () => {
     const start = performance.now()
     for (let i = 0; i < 1000; i++) expect(verdict(huge)).toBe('too-large')
     expect(performance.now() - start).toBeLessThan(1000)
+  })
+})
+
+describe('signRecord', () => {
+  it('refuses text with a lone surrogate instead of signing something else', async () => {
+    const signer = createSigner(await generateKeyPair('Ed25519'))
+    expect(() => signRecord({ kind: 'post', text: 'a\ud800' }, signer, { seq: 1, ts: 1 })).toThrowError(
+      expect.objectContaining({ name: 'InvalidRecordError', reason: 'bad-field' }),
+    )
   })
 })

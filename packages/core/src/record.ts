@@ -12,7 +12,6 @@ import {
   MAX_RECORD_BYTES,
   MAX_SEQ,
   MAX_SITE_URL_CHARS,
-  MAX_TEXT_BYTES,
   MAX_TEXT_CHARS,
   RECORD_VERSION,
 } from './limits.js'
@@ -117,8 +116,6 @@ function decodeBody(payload: Record<string, unknown>, options: DecodeOptions, de
       expectKeys(payload, [...base, 'text'])
       const text = boundedString(payload.text, 'text', MAX_TEXT_CHARS)
       if (text.trim() === '') fail('bad-field', 'post text is empty')
-      if (Buffer.byteLength(text) > MAX_TEXT_BYTES)
-        fail('text-too-long', `text is over ${MAX_TEXT_BYTES} bytes`)
       return { ...header, kind: 'post', text }
     }
     case 'reshare': {
@@ -229,13 +226,18 @@ export function signRecord(
   signer: Signer,
   header: { seq: number; ts: number },
 ): VerifiedRecord {
+  const fields = draftFields(draft)
+  for (const [key, value] of Object.entries(fields)) {
+    // UTF-8 cannot carry a lone surrogate: the encoder would sign U+FFFD instead of what was typed.
+    if (typeof value === 'string' && !value.isWellFormed()) fail('bad-field', `${key} holds invalid Unicode`)
+  }
   const payload = dagCbor.encode({
     v: RECORD_VERSION,
     kind: draft.kind,
     author: signer.author,
     seq: header.seq,
     ts: header.ts,
-    ...draftFields(draft),
+    ...fields,
   })
   const bytes = dagCbor.encode({ payload, sig: signer.sign(signingInput(payload)) })
   return decodeRecord(bytes, { now: header.ts })

@@ -81,6 +81,8 @@ export interface MeshEvents {
   'peer:disconnect': CustomEvent<{ peerId: string }>
   /** A peer joined or left one of our topics (gossipsub subscription change). */
   'topic:peers': CustomEvent<{ peerId: string; topic: string; subscribed: boolean }>
+  /** A peer entered or left our gossip mesh for a topic (it now gets forwarded records). */
+  'topic:mesh': CustomEvent<{ peerId: string; topic: string; joined: boolean }>
   /** A sync exchange with one peer for one author finished (also when it stored nothing). */
   'sync:done': CustomEvent<{ peerId: string; author: string; stored: number; remoteHighest: number }>
 }
@@ -119,6 +121,8 @@ export interface Mesh extends TypedEventTarget<MeshEvents> {
   topics(): string[]
   /** Peers known to be subscribed to an author's topic (they get its records by gossip). */
   topicPeers(author: string): string[]
+  /** Peers in this node's gossip mesh for an author's topic: those it forwards records to. */
+  meshPeers(author: string): string[]
   /** Authors followed (not the node itself). */
   following(): string[]
   /**
@@ -169,6 +173,8 @@ const TOPIC_SCORE = createTopicScoreParams({
   invalidMessageDeliveriesDecay: 0.99,
 })
 
+/** Multicodec of the `/p2p/<peer id>` multiaddr component. */
+const P2P_CODE = 0x01a5
 /** Most remembered peers dialled at start, and most peers asked in one author sync. */
 const MAX_START_DIALS = 16
 const MAX_SYNC_PEERS = 6
@@ -286,6 +292,15 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       })
       const pubsub = node.services.pubsub
       pubsub.addEventListener('gossipsub:message', (event) => this.#onGossip(event.detail))
+      for (const [type, joined] of [
+        ['gossipsub:graft', true],
+        ['gossipsub:prune', false],
+      ] as const) {
+        pubsub.addEventListener(type, (event) => {
+          const { peerId, topic } = event.detail
+          this.safeDispatchEvent('topic:mesh', { detail: { peerId, topic, joined } })
+        })
+      }
       pubsub.addEventListener('subscription-change', (event) => {
         const peerId = event.detail.peerId.toString()
         for (const { topic, subscribe } of event.detail.subscriptions)
@@ -299,6 +314,12 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       node.addEventListener('peer:identify', (event) => this.#onIdentify(event.detail))
       this.#watch(this.peerId)
       for (const author of this.#followed) this.#watch(author)
+      // kad-dht answers a provider query with the addresses the peer store holds for each
+      // provider, and libp2p keeps none for the node itself: without this, a follower would
+      // never name itself as a holder of an author's records when asked directly.
+      await node.peerStore.merge(node.peerId, {
+        multiaddrs: node.getMultiaddrs().map((addr) => addr.decapsulateCode(P2P_CODE)),
+      })
       this.#log.info('mesh started', { peerId: this.peerId, addresses: this.multiaddrs() })
       this.#initialDials = this.#dialStartPeers()
       for (const author of [this.peerId, ...this.#followed]) this.#provide(author)
@@ -349,6 +370,13 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     return (
       this.#node?.services.pubsub.getSubscribers(authorTopic(author)).map((peer) => peer.toString()) ?? []
     )
+  }
+
+  meshPeers(author: string): string[] {
+    const pubsub = this.#node?.services.pubsub as unknown as
+      | { getMeshPeers(topic: string): string[] }
+      | undefined
+    return pubsub?.getMeshPeers(authorTopic(author)) ?? []
   }
 
   following(): string[] {
@@ -408,12 +436,14 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       await node.dial(authorId, { signal })
       reached.resolve()
     }
-    const reachFollowers = async (): Promise<void> => {
+    const findHolders = async (): Promise<void> => {
       const dials: Promise<unknown>[] = []
       try {
+        await this.#dhtReady(signal)
         for await (const provider of node.contentRouting.findProviders(providerKey(author), { signal })) {
           const id = provider.id.toString()
-          if (id === this.peerId || providers.includes(id)) continue
+          // The author provides its own key too; reachAuthor takes care of it.
+          if (id === this.peerId || id === author || providers.includes(id)) continue
           providers.push(id)
           if (provider.multiaddrs.length > 0)
             await node.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
@@ -425,7 +455,27 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
         await Promise.allSettled(dials)
       }
     }
-    await Promise.race([reached.promise, Promise.allSettled([reachAuthor(), reachFollowers()])])
+    const reachFollowers = async (): Promise<void> => {
+      await findHolders()
+      if (providers.length > 0 || signal.aborted) return
+      // Nothing found: in a young or tiny DHT our routing table may not reach the holders yet.
+      // Look up our own neighbourhood (what kad-dht's first self-query does), then ask again.
+      for await (const _ of node.peerRouting.getClosestPeers(authorId.toMultihash().bytes, { signal })) {
+        // draining the query fills the routing table
+      }
+      await findHolders()
+    }
+    await Promise.race([
+      reached.promise,
+      Promise.allSettled([reachAuthor(), reachFollowers()]).then((results) => {
+        for (const result of results)
+          if (result.status === 'rejected' && !signal.aborted)
+            this.#log.info('follow: part of the search failed', {
+              author,
+              error: (result.reason as Error).message,
+            })
+      }),
+    ])
     search.abort()
     const peers = await this.#syncPeers([author, ...providers])
     const stored = await this.#syncAuthorWith(author, peers)

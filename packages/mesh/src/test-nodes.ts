@@ -114,3 +114,14 @@ export function untilSubscribed(a: Mesh, b: string, author: string, timeoutMs = 
     timeoutMs,
   )
 }
+
+/** Waits until `a` has `b` in its gossip mesh for `author`'s topic, so `a` forwards records to `b`. */
+export function untilMeshed(a: Mesh, b: string, author: string, timeoutMs = 10_000): Promise<void> {
+  return until(
+    a,
+    'topic:mesh',
+    () => a.meshPeers(author).includes(b),
+    `${b} in the mesh of ${author}'s topic`,
+    timeoutMs,
+  )
+}

@@ -1,0 +1,244 @@
+import { createSigner, type Signer, signRecord, type VerifiedRecord } from '@capsule/core'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import * as dagCbor from '@ipld/dag-cbor'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Libp2p, Stream, StreamHandler } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import * as lp from 'it-length-prefixed'
+import { createLibp2p } from 'libp2p'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SyncProtocolError } from './errors.js'
+import { MemoryRecords } from './memory-records.js'
+import {
+  decodeHeader,
+  decodeRequest,
+  encodeHeader,
+  encodeRequest,
+  type PeerAllowance,
+  requestHeads,
+  requestRecords,
+  SYNC_MAX_ANSWER_BYTES,
+  SYNC_MAX_RECORDS,
+  SyncRefusedError,
+  serveSync,
+} from './sync-protocol.js'
+import { TokenBucket } from './token-bucket.js'
+
+// Two bare libp2p nodes over loopback: the server side is either the real serveSync or a fake
+// neighbour written frame by frame, to see what the client does with a hostile answer.
+const PROTOCOL = '/capsule/sync/1.0.0'
+let server: Libp2p
+let client: Libp2p
+let author: Signer
+let other: Signer
+const store = new MemoryRecords()
+
+async function bareNode(): Promise<Libp2p> {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  })
+}
+
+function post(signer: Signer, seq: number, text = `post ${seq}`): VerifiedRecord {
+  return signRecord({ kind: 'post', text }, signer, { seq, ts: Date.now() })
+}
+
+function generous(): PeerAllowance {
+  return { requests: new TokenBucket(100, 100), records: new TokenBucket(10_000, 10_000) }
+}
+
+async function serveWith(handler: StreamHandler): Promise<void> {
+  await server.handle(PROTOCOL, handler, { force: true })
+}
+
+async function serveReal(allowance = generous(), records = store): Promise<void> {
+  await serveWith((stream) => {
+    void serveSync(stream, { records, allowance }).catch(() => undefined)
+  })
+}
+
+function open(): Promise<Stream> {
+  return client.dialProtocol(server.getMultiaddrs()[0]!, PROTOCOL)
+}
+
+function send(stream: Stream, ...frames: Uint8Array[]): void {
+  for (const frame of frames) stream.send(lp.encode.single(frame))
+}
+
+/** Sends raw request bytes and returns the decoded answer header. */
+async function rawRequest(bytes: Uint8Array) {
+  const stream = await open()
+  send(stream, bytes)
+  await stream.close()
+  for await (const frame of lp.decode(stream)) return decodeHeader(frame.subarray())
+  throw new Error('no answer')
+}
+
+beforeAll(async () => {
+  server = await bareNode()
+  client = await bareNode()
+  author = createSigner(await generateKeyPair('Ed25519'))
+  other = createSigner(await generateKeyPair('Ed25519'))
+  store.ingest(Array.from({ length: 300 }, (_, i) => post(author, i + 1)))
+})
+
+afterAll(async () => {
+  await Promise.all([server?.stop(), client?.stop()])
+})
+
+describe('sync messages', () => {
+  it('round-trips requests and refuses malformed ones', () => {
+    const request = { op: 'records', author: author.author, after: 3, limit: 10 } as const
+    expect(decodeRequest(encodeRequest(request))).toEqual(request)
+    const bad = (value: unknown) => () => decodeRequest(dagCbor.encode(value))
+    expect(bad({ ...request, extra: 1 })).toThrow(SyncProtocolError)
+    expect(bad({ ...request, author: 'someone' })).toThrow(/author id/)
+    expect(bad({ ...request, after: -1 })).toThrow(/after/)
+    expect(bad({ ...request, limit: 0 })).toThrow(/limit/)
+    expect(bad({ op: 'heads', authors: [] })).toThrow(/authors/)
+    expect(bad({ op: 'delete-everything' })).toThrow(/op/)
+    expect(() => decodeRequest(new Uint8Array([0xff, 0x00]))).toThrow(/DAG-CBOR/)
+  })
+})
+
+describe('sync exchange', () => {
+  it('serves records in order and caps a huge limit', async () => {
+    await serveReal()
+    const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 1e12 })
+    expect(answer.fault).toBeUndefined()
+    expect(answer.highest).toBe(300)
+    expect(answer.records).toHaveLength(SYNC_MAX_RECORDS)
+    expect(answer.records.map((r) => r.body.seq)).toEqual(
+      Array.from({ length: SYNC_MAX_RECORDS }, (_, i) => i + 1),
+    )
+    // The server caps too, whatever limit a client writes on the wire.
+    const header = await rawRequest(
+      encodeRequest({ op: 'records', author: author.author, after: 0, limit: 2 ** 50 }),
+    )
+    expect(header).toEqual({ ok: true, highest: 300, count: SYNC_MAX_RECORDS })
+  })
+
+  it('caps an answer in bytes', async () => {
+    const big = new MemoryRecords()
+    const text = '🦊'.repeat(1000) // 4000 bytes of text, the most a post may hold
+    big.ingest(Array.from({ length: 300 }, (_, i) => post(other, i + 1, text)))
+    await serveReal(generous(), big)
+    const answer = await requestRecords(await open(), { author: other.author, after: 0, limit: 300 })
+    const bytes = answer.records.reduce((sum, r) => sum + r.bytes.byteLength, 0)
+    expect(bytes).toBeLessThanOrEqual(SYNC_MAX_ANSWER_BYTES)
+    expect(answer.records.length).toBeGreaterThan(200)
+    expect(answer.records.length).toBeLessThan(SYNC_MAX_RECORDS)
+    expect(answer.fault).toBeUndefined()
+  })
+
+  it('answers heads', async () => {
+    await serveReal()
+    const heads = await requestHeads(await open(), [author.author, other.author])
+    expect(heads).toEqual([300, 0])
+  })
+
+  it('refuses invalid requests', async () => {
+    await serveReal()
+    expect(await rawRequest(new Uint8Array([1, 2, 3]))).toMatchObject({ ok: false, error: 'bad-request' })
+    expect(
+      await rawRequest(dagCbor.encode({ op: 'records', author: 'x', after: 0, limit: 1 })),
+    ).toMatchObject({
+      ok: false,
+      error: 'bad-request',
+    })
+    const tooMany = Array.from({ length: 200 }, () => author.author)
+    expect(await rawRequest(dagCbor.encode({ op: 'heads', authors: tooMany }))).toMatchObject({
+      ok: false,
+      error: 'bad-request',
+    })
+  })
+
+  it('limits requests and records per peer', async () => {
+    await serveReal({ requests: new TokenBucket(2, 0), records: new TokenBucket(10, 0) })
+    const first = await requestRecords(await open(), { author: author.author, after: 0, limit: 100 })
+    expect(first.records).toHaveLength(10) // only the records allowance
+    await expect(
+      requestRecords(await open(), { author: author.author, after: 10, limit: 5 }),
+    ).rejects.toThrow(SyncRefusedError)
+    await expect(requestHeads(await open(), [author.author])).rejects.toMatchObject({
+      reason: 'rate-limited',
+    })
+  })
+
+  it('keeps the good records of a garbage answer and stops at the garbage', async () => {
+    await serveWith((stream) => {
+      send(
+        stream,
+        encodeHeader({ ok: true, highest: 3, count: 3 }),
+        post(author, 1).bytes,
+        new Uint8Array([0xa1, 1]),
+      )
+      void stream.close()
+    })
+    const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 })
+    expect(answer.records.map((r) => r.body.seq)).toEqual([1])
+    expect(answer.fault).toMatchObject({ name: 'SyncProtocolError', code: 'bad-record' })
+  })
+
+  it('refuses records that were not asked for', async () => {
+    await serveWith((stream) => {
+      send(stream, encodeHeader({ ok: true, highest: 3, count: 2 }), post(other, 1).bytes)
+      void stream.close()
+    })
+    const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 })
+    expect(answer.records).toEqual([])
+    expect(answer.fault?.code).toBe('bad-record')
+  })
+
+  it('refuses an answer that announces more than was asked', async () => {
+    await serveWith((stream) => {
+      send(stream, encodeHeader({ ok: true, highest: 1e9, count: 1e9 }))
+      void stream.close()
+    })
+    await expect(
+      requestRecords(await open(), { author: author.author, after: 0, limit: 10 }),
+    ).rejects.toMatchObject({
+      code: 'too-many',
+    })
+  })
+
+  it('cuts off an oversized frame', async () => {
+    await serveWith((stream) => {
+      send(stream, encodeHeader({ ok: true, highest: 2, count: 2 }), new Uint8Array(20_000))
+      void stream.close()
+    })
+    const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 })
+    expect(answer.fault?.code).toBe('too-large')
+  })
+
+  it('cuts off a stalled answer at the deadline', async () => {
+    await serveWith((stream) => {
+      // Announces records, then never sends them nor closes.
+      send(stream, encodeHeader({ ok: true, highest: 5, count: 5 }))
+    })
+    const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 }, 300)
+    expect(answer.fault?.code).toBe('timeout')
+    await serveWith(() => {
+      // Says nothing at all.
+    })
+    await expect(requestHeads(await open(), [author.author], 300)).rejects.toMatchObject({ code: 'timeout' })
+  })
+})
+
+describe('TokenBucket', () => {
+  it('refills over time up to its capacity', () => {
+    let now = 0
+    const bucket = new TokenBucket(10, 2, () => now)
+    expect(bucket.takeUpTo(25)).toBe(10)
+    expect(bucket.take()).toBe(false)
+    now = 1500
+    expect(bucket.available()).toBe(3)
+    expect(bucket.take(3)).toBe(true)
+    now = 100_000
+    expect(bucket.available()).toBe(10)
+  })
+})

@@ -46,9 +46,11 @@ if (!fileType.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])))
 function buildInfo() {
   const { version } = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'))
   let commit = 'unknown'
+  // safe.directory: CI builds as root in a checkout owned by another user.
+  const git = (...args) => run('git', ['-c', `safe.directory=${root}`, ...args]).trim()
   try {
-    commit = run('git', ['rev-parse', '--short', 'HEAD']).trim()
-    if (run('git', ['status', '--porcelain', '--untracked-files=no']).trim() !== '') commit += '-dirty'
+    commit = git('rev-parse', '--short', 'HEAD')
+    if (git('status', '--porcelain', '--untracked-files=no') !== '') commit += '-dirty'
   } catch {
     // Not a git checkout (a source tarball): the version alone.
   }
@@ -109,9 +111,14 @@ rmSync(output, { force: true })
 copyFileSync(nodeBinary, output)
 chmodSync(output, 0o755)
 if (strip) {
-  // Debug symbols only; the executable must be stripped before the blob goes in, never after.
-  step('stripping the Node binary')
-  run('strip', ['--strip-all', output])
+  // Symbols only (about 18 MB); strip before the blob goes in, never after: the SEA must stay intact.
+  try {
+    run('strip', ['--strip-all', output])
+    step('stripped the Node binary')
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error
+    step('no strip here (Debian: apt-get install binutils): the executable keeps its symbols')
+  }
 }
 step('injecting the blob (postject)')
 const postject = join(dirname(require.resolve('postject/package.json')), 'dist/cli.js')

@@ -8,7 +8,8 @@ export const STYLE = `
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;background:var(--bg);color:var(--fg);font:17px/1.6 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Ubuntu,Cantarell,sans-serif;font-kerning:normal}
 main,header.site,footer{max-width:40rem;margin:0 auto;padding:0 1.25rem}
-header.site{padding-top:2.75rem;padding-bottom:1.5rem;border-bottom:1px solid var(--line)}
+header.site,footer{background:linear-gradient(var(--line),var(--line)) no-repeat}
+header.site{padding-top:2.75rem;padding-bottom:1.5rem;background-position:bottom center;background-size:calc(100% - 2.5rem) 1px}
 .brand{font-size:.8rem;letter-spacing:.08em;text-transform:uppercase;color:var(--muted);margin:0 0 .75rem}
 .brand a{color:inherit;text-decoration:none}
 h1{font-size:clamp(1.7rem,5vw,2.2rem);line-height:1.15;margin:0 0 .4rem;letter-spacing:-.01em;overflow-wrap:anywhere}
@@ -38,7 +39,7 @@ nav.pages a{font-weight:600;text-decoration:none}
 .download{margin-top:1.25rem;font-size:.85rem;color:var(--muted)}
 .download dt{font-weight:600;color:var(--fg)}
 .download dd{margin:0 0 .6rem;overflow-wrap:anywhere}
-footer{padding-top:1.25rem;padding-bottom:3rem;border-top:1px solid var(--line);font-size:.8rem;color:var(--muted)}
+footer{padding-top:1.25rem;padding-bottom:3rem;background-position:top center;background-size:calc(100% - 2.5rem) 1px;font-size:.8rem;color:var(--muted)}
 footer a{color:inherit}
 @media (max-width:30rem){body{font-size:16px}header.site{padding-top:1.75rem}}
 `.trim()

@@ -145,6 +145,8 @@ describe('certificates from a real ACME server (pebble)', () => {
     const redirect = await get(`http://capsule-a.test:${httpPort}/r/x?y=1`)
     expect(redirect.status).toBe(301)
     expect(redirect.headers.location).toBe(`https://capsule-a.test:${httpsPort}/r/x?y=1`)
+    const sneaky = await get(`http://capsule-a.test:${httpPort}//elsewhere.example/x`)
+    expect(sneaky.headers.location).toBe(`https://capsule-a.test:${httpsPort}//elsewhere.example/x`)
 
     const identity = await fetchWellKnown(site.url, { resolve: pebble.resolve, ca: root })
     expect(identity.peerId).toBe(data.ownerId)

@@ -228,7 +228,8 @@ class SiteImpl extends EventEmitter<SiteEvents> implements Site {
         }
         securityHeaders(res, false)
         res.statusCode = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308
-        res.setHeader('Location', new URL(target, this.url).toString())
+        // Joined as text: new URL('//elsewhere/', base) would leave this host (an open redirect).
+        res.setHeader('Location', `${this.url.slice(0, -1)}${target}`)
         res.setHeader('Content-Type', 'text/plain; charset=utf-8')
         res.end('This site is served over HTTPS.\n')
       }),

@@ -42,6 +42,11 @@ export interface Pebble {
   clearA(host: string): Promise<void>
   /** The root that signs issued certificates (new at every pebble start). */
   rootCertificate(): Promise<string>
+  /**
+   * Writes pebble's API certificate and its issuing root into one PEM file and returns its path:
+   * NODE_EXTRA_CA_CERTS for a child node that both orders from pebble and fetches sites it issued for.
+   */
+  caBundleFile(): Promise<string>
   /** The files of this instance (config, certificate, key). */
   dir: string
   stop(): Promise<void>
@@ -225,6 +230,25 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const apiCaPem = await readFile(apiCaFile, 'utf8')
   const managementUrl = `https://localhost:${managementPort}`
   const dnsManagementUrl = `http://127.0.0.1:${dnsManagementPort}`
+  const rootCertificate = async (): Promise<string> => {
+    const https = await import('node:https')
+    return new Promise<string>((resolve, reject) => {
+      https
+        .get(`${managementUrl}/roots/0`, { ca: apiCaPem }, (response) => {
+          let body = ''
+          response.setEncoding('utf8')
+          response.on('data', (chunk: string) => {
+            body += chunk
+          })
+          response.on('end', () =>
+            response.statusCode === 200
+              ? resolve(body)
+              : reject(new Error(`roots/0 answered ${response.statusCode}`)),
+          )
+        })
+        .on('error', reject)
+    })
+  }
   return {
     directoryUrl: `https://localhost:${acmePort}/dir`,
     managementUrl,
@@ -235,24 +259,11 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     resolve: createDnsResolve([dnsServer]),
     addA: (host, addresses) => post(`${dnsManagementUrl}/add-a`, { host, addresses }),
     clearA: (host) => post(`${dnsManagementUrl}/clear-a`, { host }),
-    rootCertificate: async () => {
-      const https = await import('node:https')
-      return new Promise<string>((resolve, reject) => {
-        https
-          .get(`${managementUrl}/roots/0`, { ca: apiCaPem }, (response) => {
-            let body = ''
-            response.setEncoding('utf8')
-            response.on('data', (chunk: string) => {
-              body += chunk
-            })
-            response.on('end', () =>
-              response.statusCode === 200
-                ? resolve(body)
-                : reject(new Error(`roots/0 answered ${response.statusCode}`)),
-            )
-          })
-          .on('error', reject)
-      })
+    rootCertificate,
+    caBundleFile: async () => {
+      const file = join(dir, 'ca-bundle.pem')
+      await writeFile(file, `${apiCaPem.trim()}\n${(await rootCertificate()).trim()}\n`)
+      return file
     },
     dir,
     stop,

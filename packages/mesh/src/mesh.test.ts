@@ -205,6 +205,56 @@ describe('mesh', () => {
     expect(heardHex).toEqual(new Set([genuine, next].map((r) => Buffer.from(r.bytes).toString('hex'))))
   })
 
+  it('fills a gap in gossip by sync, asking the peer that gossiped', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a) })
+    await b.mesh.follow(a.id)
+    await untilSubscribed(a.mesh, b.id, a.id)
+    // Records 1 and 2 never travel by gossip; 3 does, and shows B the gap.
+    a.store('lost 1')
+    a.store('lost 2')
+    const filled = nextRecord(b, (d) => d.via === 'sync' && d.record.body.seq === 1)
+    await a.post('gossiped 3')
+    expect((await filled).from).toBe(a.id)
+    await until(b.mesh, 'record', () => b.records.of(a.id).length === 3, 'B to hold all three')
+  })
+
+  it('reconciles on a timer when gossip carried nothing', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a), syncIntervalMs: 200 })
+    await b.mesh.follow(a.id)
+    a.store('never gossiped')
+    const arrived = await nextRecord(b, (d) => d.record.body.author === a.id)
+    expect(arrived.via).toBe('sync')
+  })
+
+  it('unfollows: leaves the topic, so the author stops sending', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a) })
+    await b.mesh.follow(a.id)
+    await untilSubscribed(a.mesh, b.id, a.id)
+    await b.mesh.unfollow(a.id)
+    expect(b.mesh.following()).toEqual([])
+    expect(b.mesh.topics()).not.toContain(authorTopic(a.id))
+    await until(a.mesh, 'topic:peers', () => !a.mesh.topicPeers(a.id).includes(b.id), 'B to leave the topic')
+  })
+
+  it('reaches nine followers from one author', async () => {
+    const a = await node()
+    const followers: TestNode[] = []
+    for (let i = 0; i < 9; i++) followers.push(await node({ join: joinOf(followers.at(-1) ?? a) }))
+    await Promise.all(followers.map((f) => f.mesh.follow(a.id)))
+    await Promise.all(followers.map((f) => untilSubscribed(a.mesh, f.id, a.id)))
+    const posts = []
+    for (let i = 0; i < 5; i++) posts.push(await a.post(`to all ${i}`))
+    await Promise.all(
+      followers.map((f) =>
+        until(f.mesh, 'record', () => f.records.highestSeq(a.id) === 5, `${f.id} to get all`),
+      ),
+    )
+    for (const f of followers) expect(f.records.of(a.id).map((r) => r.id)).toEqual(posts.map((p) => p.id))
+  })
+
   it('asks peers for its own records after a restore from an old backup', async () => {
     const a = await node()
     const b = await node({ join: joinOf(a) })

@@ -204,7 +204,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   readonly #decoded = new WeakMap<Message, VerifiedRecord>()
   readonly #allowances = new Map<string, PeerAllowance>()
   readonly #peerQueues = new Map<string, Promise<unknown>>()
-  readonly #authorSyncs = new Map<string, { run: Promise<number>; again: boolean }>()
+  readonly #authorSyncs = new Map<string, { run: Promise<number>; again: boolean; from?: number }>()
   readonly #provided = new Map<string, 'pending' | 'done' | 'failed'>()
   #timer: NodeJS.Timeout | undefined
   #initialDials: Promise<void> = Promise.resolve()
@@ -411,19 +411,21 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     }
     // Search for the author and for other holders at once; stop searching as soon as any of
     // them is connected, since one holder is enough to backfill from.
-    const search = new AbortController()
-    const signal = AbortSignal.any([
+    // The author itself is worth the whole budget (it publishes straight to its subscribers), so
+    // only the search for other holders stops early.
+    const budget = AbortSignal.any([
       AbortSignal.timeout(this.#config.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS),
       this.#life.signal,
-      search.signal,
     ])
+    const search = new AbortController()
+    const signal = AbortSignal.any([budget, search.signal])
     const reached = Promise.withResolvers<void>()
     const providers: string[] = []
     const authorId = peerIdFromString(author)
     const reachAuthor = async (): Promise<void> => {
       for (const address of multiaddrs) {
         try {
-          await node.dial(multiaddr(address), { signal })
+          await node.dial(multiaddr(address), { signal: budget })
           return reached.resolve()
         } catch (error) {
           this.#log.warn('could not dial the address given for the author', {
@@ -433,7 +435,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
         }
       }
       // By peer id: known addresses first, then a DHT peer lookup.
-      await node.dial(authorId, { signal })
+      await node.dial(authorId, { signal: budget })
       reached.resolve()
     }
     const findHolders = async (): Promise<void> => {
@@ -465,17 +467,15 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       }
       await findHolders()
     }
-    await Promise.race([
-      reached.promise,
-      Promise.allSettled([reachAuthor(), reachFollowers()]).then((results) => {
-        for (const result of results)
-          if (result.status === 'rejected' && !signal.aborted)
-            this.#log.info('follow: part of the search failed', {
-              author,
-              error: (result.reason as Error).message,
-            })
-      }),
-    ])
+    const logFailure = (error: Error) => {
+      if (!signal.aborted)
+        this.#log.info('follow: part of the search failed', { author, error: error.message })
+    }
+    // If a follower answers first, the author dial goes on in the background: once connected,
+    // identify triggers a sync with it anyway.
+    const authorSearch = reachAuthor().catch(logFailure)
+    const holderSearch = reachFollowers().catch(logFailure)
+    await Promise.race([reached.promise, Promise.all([authorSearch, holderSearch])])
     search.abort()
     const peers = await this.#syncPeers([author, ...providers])
     const stored = await this.#syncAuthorWith(author, peers)
@@ -562,7 +562,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     const before = this.#deps.records.highestSeq(author)
     this.#ingest([record], from, 'gossip')
     // A gap: records between what we hold and this one were missed. Ask for them.
-    if (record.body.seq > before + 1) void this.#syncAuthorSoon(author, [from])
+    if (record.body.seq > before + 1) void this.#syncAuthorSoon(author, [from], before)
   }
 
   #ingest(records: VerifiedRecord[], from: string, via: RecordSource): VerifiedRecord[] {
@@ -813,10 +813,13 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     else this.#log.warn('sync with a peer failed', fields)
   }
 
-  /** Pulls `author`'s records above our highest from one peer, page by page. Returns newly stored. */
-  async #pull(peerId: string, author: string): Promise<number> {
+  /**
+   * Pulls `author`'s records above `from` (default: our highest) from one peer, page by page.
+   * Returns how many were newly stored.
+   */
+  async #pull(peerId: string, author: string, from?: number): Promise<number> {
     let stored = 0
-    let after = this.#deps.records.highestSeq(author)
+    let after = from ?? this.#deps.records.highestSeq(author)
     let remoteHighest = 0
     for (let page = 0; page < MAX_PAGES_PER_ROUND; page++) {
       let answer: Awaited<ReturnType<typeof requestRecords>>
@@ -846,26 +849,37 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     return stored
   }
 
-  /** Pulls an author's records from the given peers in order. */
-  async #syncAuthorWith(author: string, peers: string[]): Promise<number> {
+  /** Pulls an author's records (above `from`, default our highest) from the given peers in order. */
+  async #syncAuthorWith(author: string, peers: string[], from?: number): Promise<number> {
     let stored = 0
-    for (const peerId of peers) stored += await this.#withPeer(peerId, () => this.#pull(peerId, author))
+    for (const peerId of peers) stored += await this.#withPeer(peerId, () => this.#pull(peerId, author, from))
     return stored
   }
 
-  /** Author sync with coalescing: a request during a running sync runs it once more after. */
-  #syncAuthorSoon(author: string, preferred: string[]): Promise<number> {
+  /**
+   * Author sync with coalescing: a request during a running sync runs it once more after, from
+   * the lowest starting point asked for. `from` is where a gap starts (default: our highest).
+   */
+  #syncAuthorSoon(author: string, preferred: string[], from?: number): Promise<number> {
+    const lowest = (a?: number, b?: number) => (a === undefined ? b : b === undefined ? a : Math.min(a, b))
     const running = this.#authorSyncs.get(author)
     if (running !== undefined) {
       running.again = true
+      running.from = lowest(running.from, from)
       return running.run
     }
-    const state = { run: Promise.resolve(0), again: false }
+    const state: { run: Promise<number>; again: boolean; from?: number } = {
+      run: Promise.resolve(0),
+      again: false,
+      from,
+    }
     state.run = (async () => {
       let stored = 0
       do {
         state.again = false
-        stored += await this.#syncAuthorWith(author, await this.#syncPeers([...preferred, author]))
+        const start = state.from
+        state.from = undefined
+        stored += await this.#syncAuthorWith(author, await this.#syncPeers([...preferred, author]), start)
       } while (state.again && this.#node !== undefined)
       return stored
     })().finally(() => this.#authorSyncs.delete(author))

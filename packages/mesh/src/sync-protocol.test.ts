@@ -105,6 +105,28 @@ describe('sync messages', () => {
   })
 })
 
+describe('sync test vectors (docs/PROTOCOL.md)', () => {
+  const zeroSeedAuthor = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+  const authorHex = Buffer.from(zeroSeedAuthor).toString('hex')
+
+  it('encodes requests and headers byte for byte', () => {
+    expect(hex(encodeRequest({ op: 'records', author: zeroSeedAuthor, after: 0, limit: 256 }))).toBe(
+      `a4626f70677265636f72647365616674657200656c696d697419010066617574686f727834${authorHex}`,
+    )
+    expect(hex(encodeRequest({ op: 'heads', authors: [zeroSeedAuthor] }))).toBe(
+      `a2626f7065686561647367617574686f7273817834${authorHex}`,
+    )
+    expect(hex(encodeHeader({ ok: true, highest: 3, count: 2 }))).toBe(
+      'a3626f6bf565636f756e7402676869676865737403',
+    )
+    expect(hex(encodeHeader({ ok: true, heads: [3] }))).toBe('a2626f6bf56568656164738103')
+    expect(hex(encodeHeader({ ok: false, error: 'rate-limited', message: 'too many sync requests' }))).toBe(
+      'a3626f6bf4656572726f726c726174652d6c696d69746564676d65737361676576746f6f206d616e792073796e63207265717565737473',
+    )
+  })
+})
+
 describe('sync exchange', () => {
   it('serves records in order and caps a huge limit', async () => {
     await serveReal()

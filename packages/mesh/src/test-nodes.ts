@@ -34,6 +34,8 @@ export interface TestNode {
   key: PrivateKey
   signer: Signer
   id: string
+  /** Signs and stores a record of this node without gossiping it (as if gossip lost it). */
+  store(draft: RecordDraft | string): VerifiedRecord
   /** Signs, stores and publishes a record of this node, as the app does. */
   post(draft: RecordDraft | string): Promise<VerifiedRecord>
   /** A new mesh with the same key, records and peer memory (a restart). */
@@ -60,10 +62,14 @@ export async function startTestNode(
     key,
     signer,
     id: signer.author,
-    async post(draft) {
+    store(draft) {
       const full: RecordDraft = typeof draft === 'string' ? { kind: 'post', text: draft } : draft
       const record = signRecord(full, signer, { seq: records.highestSeq(signer.author) + 1, ts: Date.now() })
       records.ingest([record])
+      return record
+    },
+    async post(draft) {
+      const record = node.store(draft)
       await node.mesh.publish(record)
       return record
     },

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve } from 'node:path'
-import { build } from 'esbuild'
+import { build, formatMessages } from 'esbuild'
 
 const root = resolve(import.meta.dirname, '..')
 const require = createRequire(join(root, 'package.json'))
@@ -75,17 +75,23 @@ const result = await build({
   platform: 'node',
   format: 'cjs',
   target: 'node24',
-  define: {
-    CAPSULE_BUILD: JSON.stringify(info),
-    // The only import.meta left is version.ts's fallback for runs from source, dead code here.
-    'import.meta.url': 'undefined',
-  },
+  define: { CAPSULE_BUILD: JSON.stringify(info) },
   minifySyntax: true,
   minifyWhitespace: true,
   legalComments: 'eof',
-  logLevel: 'warning',
+  logLevel: 'silent',
   metafile: true,
 })
+// Every warning fails the build: an import.meta or a require the bundle cannot resolve would
+// break only in the executable. The one expected: version.ts reads package.json through
+// import.meta.url when CAPSULE_BUILD is not defined, dead code here.
+const unexpected = result.warnings.filter(
+  (warning) => !(warning.id === 'empty-import-meta' && warning.location?.file.endsWith('dist/version.js')),
+)
+if (unexpected.length > 0) {
+  const text = await formatMessages(unexpected, { kind: 'warning' })
+  throw new Error(`esbuild warned; the executable could break where it did:\n${text.join('\n')}`)
+}
 writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile))
 
 const addon = join(

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   authorTopic,
   decodeRecord,
@@ -180,6 +181,8 @@ const MAX_START_DIALS = 16
 const MAX_SYNC_PEERS = 6
 /** One sync round pulls at most this many pages (256 records each) from one peer per author. */
 const MAX_PAGES_PER_ROUND = 40
+/** Followed authors the timer tries to connect to, per tick. */
+const MAX_AUTHOR_REDIALS = 4
 /** Below this many connections, the timer redials remembered peers. */
 const MIN_CONNECTIONS = 4
 /** Serving allowance per peer: 32 requests at once, then 4/s; 2048 records at once, then 512/s. */
@@ -434,8 +437,21 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
           })
         }
       }
-      // By peer id: known addresses first, then a DHT peer lookup.
-      await node.dial(authorId, { signal: budget })
+      // By peer id: known addresses first, then a DHT peer lookup (which needs a routing table).
+      if (!(await this.#knowsAddresses(authorId))) await this.#dhtReady(budget)
+      try {
+        await node.dial(authorId, { signal: budget })
+      } catch (error) {
+        if (budget.aborted) throw error
+        // A young DHT may not lead to the author yet: walk towards its id (the walk learns the
+        // addresses of the peers nearest to it, the author among them) and try once more.
+        for await (const _ of node.peerRouting.getClosestPeers(authorId.toMultihash().bytes, {
+          signal: budget,
+        })) {
+          // draining the query is the point
+        }
+        await node.dial(authorId, { signal: budget })
+      }
       reached.resolve()
     }
     const findHolders = async (): Promise<void> => {
@@ -444,11 +460,12 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
         await this.#dhtReady(signal)
         for await (const provider of node.contentRouting.findProviders(providerKey(author), { signal })) {
           const id = provider.id.toString()
-          // The author provides its own key too; reachAuthor takes care of it.
-          if (id === this.peerId || id === author || providers.includes(id)) continue
-          providers.push(id)
+          if (id === this.peerId || providers.includes(id)) continue
           if (provider.multiaddrs.length > 0)
             await node.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
+          // The author provides its own key too: its addresses help reachAuthor, which dials it.
+          if (id === author) continue
+          providers.push(id)
           dials.push(node.dial(provider.id, { signal }).then(() => reached.resolve()))
           if (providers.length >= 8) break
         }
@@ -459,22 +476,27 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     }
     const reachFollowers = async (): Promise<void> => {
       await findHolders()
-      if (providers.length > 0 || signal.aborted) return
-      // Nothing found: in a young or tiny DHT our routing table may not reach the holders yet.
-      // Look up our own neighbourhood (what kad-dht's first self-query does), then ask again.
-      for await (const _ of node.peerRouting.getClosestPeers(authorId.toMultihash().bytes, { signal })) {
-        // draining the query fills the routing table
+      // Nothing found: in a young or tiny DHT the routing tables (ours and our peers') may not
+      // lead to the holders yet. Walk towards the key, where provider records live, and ask
+      // again; a second time a second later, while new peers settle into the tables.
+      for (let retry = 0; retry < 2 && providers.length === 0 && !signal.aborted; retry++) {
+        if (retry > 0) await sleep(1000, undefined, { signal })
+        for await (const _ of node.peerRouting.getClosestPeers(providerKey(author).multihash.bytes, {
+          signal,
+        })) {
+          // draining the query fills the routing table
+        }
+        await findHolders()
       }
-      await findHolders()
     }
-    const logFailure = (error: Error) => {
-      if (!signal.aborted)
-        this.#log.info('follow: part of the search failed', { author, error: error.message })
+    const logFailure = (what: string, stopped: AbortSignal) => (error: Error) => {
+      if (!stopped.aborted || what === 'author')
+        this.#log.info(`follow: could not reach the ${what}`, { author, error: error.message })
     }
     // If a follower answers first, the author dial goes on in the background: once connected,
     // identify triggers a sync with it anyway.
-    const authorSearch = reachAuthor().catch(logFailure)
-    const holderSearch = reachFollowers().catch(logFailure)
+    const authorSearch = reachAuthor().catch(logFailure('author', budget))
+    const holderSearch = reachFollowers().catch(logFailure('other holders', signal))
     await Promise.race([reached.promise, Promise.all([authorSearch, holderSearch])])
     search.abort()
     const peers = await this.#syncPeers([author, ...providers])
@@ -705,6 +727,19 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
         void this.#dialKnown(node, peer, signal)
     }
     for (const [author, state] of this.#provided) if (state === 'failed') this.#provide(author)
+    // Followed authors we are not connected to: their posts come fastest from them directly.
+    const connected = new Set(this.connectedPeers().map((peer) => peer.peerId))
+    const signal = AbortSignal.any([AbortSignal.timeout(10_000), this.#life.signal])
+    for (const author of [...this.#followed].filter((a) => !connected.has(a)).slice(0, MAX_AUTHOR_REDIALS))
+      void node.dial(peerIdFromString(author), { signal }).catch(() => undefined)
+  }
+
+  async #knowsAddresses(peer: PeerId): Promise<boolean> {
+    try {
+      return (await this.#running('dial').peerStore.get(peer)).addresses.length > 0
+    } catch {
+      return false
+    }
   }
 
   /** Resolves once the DHT routing table holds a peer (queries on an empty one find nothing). */

@@ -19,13 +19,8 @@ export const LOOPBACK_TEST_CONFIG = {
   connectionAllow: ['/ip4/127.0.0.0/ipcidr/8'],
 } satisfies Partial<MeshConfig>
 
-export const quietLogger: Logger = process.env.MESH_DEBUG
-  ? {
-      info: (m, f) => console.log('I', m, f),
-      warn: (m, f) => console.log('W', m, f),
-      error: (m, f) => console.log('E', m, f),
-    }
-  : { info() {}, warn() {}, error() {} }
+/** Tests stay quiet; pass `logger` to startTestNode to watch one node. */
+export const quietLogger: Logger = { info() {}, warn() {}, error() {} }
 
 export interface TestNode {
   mesh: Mesh
@@ -44,7 +39,7 @@ export interface TestNode {
 
 export async function startTestNode(
   config: Partial<MeshConfig> = {},
-  state: { key?: PrivateKey; records?: MemoryRecords; peers?: MemoryPeers } = {},
+  state: { key?: PrivateKey; records?: MemoryRecords; peers?: MemoryPeers; logger?: Logger } = {},
 ): Promise<TestNode> {
   const key = state.key ?? (await generateKeyPair('Ed25519'))
   const records = state.records ?? new MemoryRecords()
@@ -53,7 +48,7 @@ export async function startTestNode(
   const make = (extra: Partial<MeshConfig>) =>
     createMesh(
       { privateKey: key, ...LOOPBACK_TEST_CONFIG, ...config, ...extra },
-      { records, peers, logger: quietLogger },
+      { records, peers, logger: state.logger ?? quietLogger },
     )
   const node: TestNode = {
     mesh: make({}),

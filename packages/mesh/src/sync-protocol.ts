@@ -213,6 +213,7 @@ export type ServeOutcome =
   | { op: 'heads'; authors: number }
   | { op: 'records'; author: string; sent: number }
   | { op: 'refused'; reason: SyncRefusal; message: string }
+  | { op: 'closed' }
 
 /**
  * Answers one inbound sync stream. Never throws for what the remote sent: a bad request gets a
@@ -237,7 +238,11 @@ export async function serveSync(stream: Stream, options: ServeSyncOptions): Prom
     } finally {
       await reader.release()
     }
-    if (frame === undefined) return { op: 'refused', reason: 'bad-request', message: 'no request' }
+    if (frame === undefined) {
+      // The requester hung up before asking (it stopped or gave up): nothing to answer.
+      await stream.close({ signal: timer.signal }).catch(() => undefined)
+      return { op: 'closed' }
+    }
     // Count the request before parsing it, so garbage costs the sender as much as a real request.
     if (!options.allowance.requests.take(1)) return await refuse('rate-limited', 'too many sync requests')
     let request: SyncRequest

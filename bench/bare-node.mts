@@ -1,0 +1,146 @@
+// The baseline: a bare js-libp2p node with the services a Capsule node runs (TCP, Noise, Yamux,
+// identify, ping, Kademlia DHT in server mode, gossipsub), and no Capsule code. Gossipsub keeps
+// its defaults (envelope signatures on, D = 6) plus the loopback knobs; messages are 300 bytes,
+// signed with Ed25519 and verified with node:crypto in the topic validator before forwarding.
+//
+// Used in-process (startBareNode) and as a child process (`node bench/bare-node.mts`, driven over
+// the IPC channel by bench/propagation.mts and bench/footprint.mts).
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+
+export const TOPIC = 'bench'
+export const MESSAGE_BYTES = 300
+const SIGNED_BYTES = MESSAGE_BYTES - 64
+
+/** Message layout: seq (u32), sent-at (f64, ms since the epoch, sub-ms), padding, signature. */
+export function makeMessage(seq: number, privateKey: KeyObject): Uint8Array {
+  const message = Buffer.alloc(MESSAGE_BYTES)
+  message.writeUInt32BE(seq, 0)
+  message.writeDoubleBE(performance.timeOrigin + performance.now(), 4)
+  message.fill(0x61, 12, SIGNED_BYTES)
+  sign(null, message.subarray(0, SIGNED_BYTES), privateKey).copy(message, SIGNED_BYTES)
+  return message
+}
+
+export interface BareNode {
+  node: Libp2p<{ pubsub: GossipSub }>
+  /** Full multiaddr, with /p2p/<peer id>. */
+  address: string
+  /** Called once per valid message delivered to this node, with the latency in ms. */
+  onMessage?: (seq: number, ms: number) => void
+  meshPeers(): number
+  dial(addresses: string[]): Promise<void>
+  publish(seq: number): Promise<void>
+  stop(): Promise<void>
+}
+
+/** The transport part of every bare node here: TCP on 127.0.0.1, Noise, Yamux, no per-IP limits. */
+export function loopbackTransport() {
+  return {
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
+  }
+}
+
+export async function startBareNode(
+  publicKeyDer: Uint8Array,
+  privateKeyDer?: Uint8Array,
+  subscribe = true,
+): Promise<BareNode> {
+  const publicKey = createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' })
+  const privateKey = privateKeyDer
+    ? createPrivateKey({ key: Buffer.from(privateKeyDer), format: 'der', type: 'pkcs8' })
+    : undefined
+  const node = await createLibp2p({
+    ...loopbackTransport(),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({ clientMode: false, peerInfoMapper: passthroughMapper }),
+      pubsub: gossipsub({ scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) } }),
+    },
+  })
+  const pubsub = node.services.pubsub
+  const bare: BareNode = {
+    node,
+    address: node.getMultiaddrs()[0]!.toString(),
+    // getMeshPeers is on the implementation, not on the GossipSub interface.
+    meshPeers: () =>
+      (pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(TOPIC).length,
+    async dial(addresses) {
+      await Promise.all(addresses.map((address) => node.dial(multiaddr(address))))
+    },
+    async publish(seq) {
+      if (privateKey === undefined) throw new Error('only the author publishes')
+      await pubsub.publish(TOPIC, makeMessage(seq, privateKey))
+    },
+    async stop() {
+      await node.stop()
+    },
+  }
+  pubsub.topicValidators.set(TOPIC, (_peer, message) => {
+    const data = message.data
+    const ok =
+      data.byteLength === MESSAGE_BYTES &&
+      verify(null, data.subarray(0, SIGNED_BYTES), publicKey, data.subarray(SIGNED_BYTES))
+    return ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+  })
+  pubsub.addEventListener('message', (event) => {
+    const data = Buffer.from(event.detail.data)
+    const ms = performance.timeOrigin + performance.now() - data.readDoubleBE(4)
+    bare.onMessage?.(data.readUInt32BE(0), ms)
+  })
+  if (subscribe) pubsub.subscribe(TOPIC)
+  return bare
+}
+
+/** Messages between bench/propagation.mts (parent) and a bare node process (child). */
+export type ToChild =
+  | { op: 'start'; publicKey: string; privateKey?: string; subscribe?: boolean }
+  | { op: 'dial'; addresses: string[] }
+  | { op: 'mesh' }
+  | { op: 'publish'; seq: number }
+  | { op: 'stop' }
+export type FromChild =
+  | { op: 'ready'; address: string }
+  | { op: 'dialed' }
+  | { op: 'mesh'; peers: number }
+  | { op: 'got'; seq: number; ms: number }
+
+if (import.meta.main && process.send) {
+  const send = (message: FromChild) => process.send?.(message)
+  let bare: BareNode | undefined
+  process.on('message', async (message: ToChild) => {
+    if (message.op === 'start') {
+      bare = await startBareNode(
+        Buffer.from(message.publicKey, 'base64'),
+        message.privateKey ? Buffer.from(message.privateKey, 'base64') : undefined,
+        message.subscribe ?? true,
+      )
+      bare.onMessage = (seq, ms) => send({ op: 'got', seq, ms })
+      send({ op: 'ready', address: bare.address })
+    } else if (message.op === 'dial') {
+      await bare?.dial(message.addresses)
+      send({ op: 'dialed' })
+    } else if (message.op === 'mesh') {
+      send({ op: 'mesh', peers: bare?.meshPeers() ?? 0 })
+    } else if (message.op === 'publish') {
+      await bare?.publish(message.seq)
+    } else if (message.op === 'stop') {
+      await bare?.stop()
+      process.exit(0)
+    }
+  })
+  process.on('disconnect', () => process.exit(0))
+}

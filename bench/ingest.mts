@@ -1,0 +1,146 @@
+// Ingest through the sync path: one follower (createMesh + a real Store, wired as the app wires
+// them) dials K Capsule nodes in another process, each the author of 2,000 records, and pulls
+// them all over the sync protocol (each record checked with decodeRecord, stored in one SQLite
+// transaction per page). 2,000 per source keeps each within its serving allowance (2,048 records
+// at once), so the figure is the follower's, not the sources' rate limit.
+// Baselines in the same run, on this process's one core: Ed25519 verify-only (node:crypto) and
+// insert-only (better-sqlite3, WAL, synchronous=FULL like the store, 256 rows per transaction).
+//   node bench/ingest.mts [--quick]
+import { generateKeyPairSync, sign, verify } from 'node:crypto'
+import { join } from 'node:path'
+import { decodeRecord } from '@capsule/core'
+import { createMesh, MemoryPeers } from '@capsule/mesh'
+import { Store } from '@capsule/store'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import Database from 'better-sqlite3'
+import { countingLogger, emit, LOOPBACK, log, options, round, scratch, startSource } from './lib.mts'
+
+const args = options({ authors: { type: 'string' } })
+const AUTHORS = Number(args.authors ?? (args.quick ? 5 : 10))
+const PER_AUTHOR = 2000
+const TOTAL = AUTHORS * PER_AUTHOR
+const PAGE = 256
+const dir = scratch('ingest')
+
+async function throughSync() {
+  const source = await startSource('capsule', AUTHORS, PER_AUTHOR)
+  const store = Store.open(join(dir, 'follower.db'))
+  const logger = countingLogger()
+  const mesh = createMesh(
+    {
+      privateKey: await generateKeyPair('Ed25519'),
+      ...LOOPBACK,
+      follows: source.sources.flatMap((s) => s.authors),
+    },
+    {
+      records: {
+        highestSeq: (who) => store.records.highestSeq(who),
+        recordsAfter: (who, after, limit) => store.records.bytesAfter(who, after, limit),
+        ingest: (records) => store.records.put(records),
+      },
+      peers: new MemoryPeers(),
+      logger,
+    },
+  )
+  await mesh.start()
+  let stored = 0
+  let firstAt = 0
+  let lastAt = 0
+  const done = Promise.withResolvers<void>()
+  mesh.addEventListener('record', () => {
+    stored += 1
+    lastAt = performance.now()
+    if (stored === 1) firstAt = lastAt
+    if (stored === TOTAL) done.resolve()
+  })
+  const timeout = setTimeout(() => done.resolve(), 60_000)
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  await Promise.all(source.sources.map((s) => mesh.dial(s.address)))
+  await done.promise
+  clearTimeout(timeout)
+  const used = process.cpuUsage(cpu)
+  await mesh.stop()
+  store.close()
+  await source.stop()
+  const seconds = (lastAt - t0) / 1000
+  log(`follower stored ${stored}/${TOTAL} from ${AUTHORS} peers in ${seconds.toFixed(2)} s`)
+  return {
+    stored,
+    recordsPerSecond: stored / seconds,
+    steadyPerSecond: stored / ((lastAt - firstAt) / 1000),
+    cpuMsPerRecord: (used.user + used.system) / 1000 / stored,
+    warnings: [...logger.counts.messages.keys()],
+    fixture: source.fixture,
+  }
+}
+
+/** Per second over `count` calls of `work`, after a short warm-up. */
+function rate(count: number, work: (i: number) => void): number {
+  for (let i = 0; i < Math.min(500, count); i++) work(i)
+  const t0 = performance.now()
+  for (let i = 0; i < count; i++) work(i)
+  return count / ((performance.now() - t0) / 1000)
+}
+
+function verifyOnly(): number {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  const messages = Array.from({ length: 2000 }, (_, i) => Buffer.alloc(300, i % 251))
+  const signatures = messages.map((message) => sign(null, message, privateKey))
+  return rate(TOTAL, (i) => {
+    if (!verify(null, messages[i % 2000]!, publicKey, signatures[i % 2000]!)) throw new Error('bad signature')
+  })
+}
+
+function readRecords(fixturePath: string) {
+  const store = Store.open(fixturePath, { readonly: true })
+  const rows: { id: string; author: string; seq: number; bytes: Uint8Array }[] = []
+  for (const { id: author } of new Database(fixturePath, { readonly: true })
+    .prepare('SELECT DISTINCT author AS id FROM records')
+    .all() as { id: string }[])
+    for (const bytes of store.records.bytesAfter(author, 0, PER_AUTHOR)) {
+      const record = decodeRecord(bytes, { now: Number.POSITIVE_INFINITY })
+      rows.push({ id: record.id, author, seq: record.body.seq, bytes })
+    }
+  store.close()
+  return rows.slice(0, TOTAL)
+}
+
+function insertOnly(rows: ReturnType<typeof readRecords>): number {
+  const db = new Database(join(dir, 'insert-only.db'))
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.exec(`CREATE TABLE records (id TEXT PRIMARY KEY, author TEXT NOT NULL, seq INTEGER NOT NULL, bytes BLOB);
+           CREATE INDEX records_author_seq ON records (author, seq)`)
+  const insert = db.prepare('INSERT INTO records (id, author, seq, bytes) VALUES (?, ?, ?, ?)')
+  const batch = db.transaction((page: typeof rows) => {
+    for (const row of page) insert.run(row.id, row.author, row.seq, row.bytes)
+  })
+  const t0 = performance.now()
+  for (let i = 0; i < rows.length; i += PAGE) batch(rows.slice(i, i + PAGE))
+  const perSecond = rows.length / ((performance.now() - t0) / 1000)
+  db.close()
+  return perSecond
+}
+
+log(`ingest: ${TOTAL} records from ${AUTHORS} Capsule peers`)
+const sync = await throughSync()
+const rows = readRecords(sync.fixture)
+const verifyPerSecond = verifyOnly()
+const insertPerSecond = insertOnly(rows)
+const decodePerSecond = rate(rows.length, (i) => decodeRecord(rows[i]!.bytes))
+emit({
+  records_per_s: Math.round(sync.recordsPerSecond),
+  verify_only_per_s: Math.round(verifyPerSecond),
+  insert_only_per_s: Math.round(insertPerSecond),
+  details: {
+    records: TOTAL,
+    stored: sync.stored,
+    sources: AUTHORS,
+    steady_records_per_s: Math.round(sync.steadyPerSecond),
+    follower_cpu_ms_per_record: round(sync.cpuMsPerRecord, 3),
+    decode_record_per_s: Math.round(decodePerSecond),
+    warnings: sync.warnings,
+  },
+})
+process.exit(0)

@@ -1,0 +1,363 @@
+// Propagation: one author, N-1 followers on 127.0.0.1, each node dialled to a few others (see
+// topology() in lib.mts). The author posts 200 times at 20 per second; for every post and
+// follower we take the time from the post to the record being in the follower's store.
+//   node bench/propagation.mts --system capsule|bare --mode in-process|processes --n 10
+// capsule, in-process: createMesh + a real Store (SQLite file, synchronous=FULL) per node, wired as
+//   the app wires them; from just before signing to the follower's `record` event (after the store
+//   transaction), on one performance.now() clock.
+// capsule, processes: real `capsule up --private-network` daemons; the author posts through its
+//   socket API; from the record's signed `ts` (the author's clock at signing) to the record
+//   arriving on the follower's `/v1/tail` stream (after its store transaction), read by this
+//   process (same machine, same clock; ms resolution, plus the tail hop).
+// bare: bench/bare-node.mts, same topology and rate, 300-byte messages signed with Ed25519 and
+//   verified in the topic validator; from just before signing to the `message` event.
+import { type ChildProcess, fork } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { createSigner, signRecord } from '@capsule/core'
+import { createMesh, MemoryPeers, MemoryRecords, type Mesh } from '@capsule/mesh'
+import { Store } from '@capsule/store'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { type BareNode, type FromChild, startBareNode, type ToChild } from './bare-node.mts'
+import {
+  countingLogger,
+  Daemon,
+  degrees,
+  emit,
+  LOOPBACK,
+  log,
+  newAuthor,
+  options,
+  percentile,
+  poll,
+  prepareHome,
+  round,
+  scratch,
+  sleep,
+  topology,
+} from './lib.mts'
+
+const args = options({
+  system: { type: 'string', default: 'capsule' },
+  mode: { type: 'string', default: 'in-process' },
+  n: { type: 'string', default: '10' },
+  posts: { type: 'string', default: '200' },
+  rate: { type: 'string', default: '20' },
+  // in-process Capsule only: a real SQLite Store per node, or MemoryRecords (see the docs)
+  records: { type: 'string', default: 'memory' },
+})
+const N = Number(args.n)
+const POSTS = Number(args.posts)
+const RATE = Number(args.rate)
+const WARMUP = 3
+const dials = topology(N)
+
+/** A mesh under test: the author is node 0, followers are 1..N-1. */
+interface System {
+  /** The author publishes post number `seq` (1-based, warm-up posts included). */
+  post(seq: number): void
+  /** Set by the driver: follower `index` holds post `seq`, `ms` after it was posted. */
+  delivered: (index: number, seq: number, ms: number) => void
+  details(): Record<string, unknown>
+  stop(): Promise<void>
+}
+
+/** Waits until `check` holds, polling (the nodes are busy with their own events). */
+const settle = (check: () => boolean, what: string) => poll(() => (check() ? true : undefined), 30_000, what)
+
+async function capsuleInProcess(): Promise<System> {
+  const dir = scratch('propagation')
+  const author = await newAuthor()
+  const signer = createSigner(author.key)
+  const logger = countingLogger()
+  const nodes: { mesh: Mesh; store: Store; memory: MemoryRecords }[] = []
+  const t0 = new Map<number, number>()
+  let viaSync = 0
+  const system: System = {
+    delivered: () => {},
+    post(seq) {
+      t0.set(seq, performance.now())
+      const { mesh, store, memory: memory0 } = nodes[0]!
+      const record = signRecord({ kind: 'post', text: `post ${seq}` }, signer, { seq, ts: Date.now() })
+      if (args.records === 'memory') memory0.ingest([record])
+      else store.records.put([record])
+      void mesh.publish(record)
+    },
+    details: () => ({ records: args.records, via_sync: viaSync, warnings: logger.counts.warn }),
+    async stop() {
+      await Promise.all(nodes.map(({ mesh }) => mesh.stop()))
+      for (const { store } of nodes) store.close()
+    },
+  }
+  for (let i = 0; i < N; i++) {
+    const store = Store.open(join(dir, `node-${i}.db`))
+    const memory = new MemoryRecords()
+    const mesh = createMesh(
+      {
+        privateKey: i === 0 ? author.key : await generateKeyPair('Ed25519'),
+        ...LOOPBACK,
+        follows: i === 0 ? [] : [author.id],
+      },
+      {
+        // What apps/capsule/src/daemon/daemon.ts passes, minus the node's `record` event.
+        records:
+          args.records === 'memory'
+            ? memory
+            : {
+                highestSeq: (who) => store.records.highestSeq(who),
+                recordsAfter: (who, after, limit) => store.records.bytesAfter(who, after, limit),
+                ingest: (records) => store.records.put(records),
+              },
+        peers: new MemoryPeers(),
+        logger,
+      },
+    )
+    mesh.addEventListener('record', ({ detail }) => {
+      if (detail.via === 'sync') viaSync += 1
+      const seq = detail.record.body.seq
+      system.delivered(i, seq, performance.now() - (t0.get(seq) ?? Number.NaN))
+    })
+    await mesh.start()
+    nodes.push({ mesh, store, memory })
+  }
+  for (const [j, targets] of dials.entries())
+    await Promise.all(targets.map((t) => nodes[j]!.mesh.dial(nodes[t]!.mesh.multiaddrs()[0]!)))
+  await settle(
+    () => nodes.every(({ mesh }) => mesh.meshPeers(author.id).length > 0),
+    'every node in the gossip mesh',
+  )
+  return system
+}
+
+async function capsuleProcesses(): Promise<System> {
+  const dir = scratch('propagation')
+  const author = await newAuthor()
+  const daemons: Daemon[] = []
+  for (const [i, targets] of dials.entries()) {
+    const { home } = await prepareHome(join(dir, `node-${i}`), {
+      ...(i === 0 ? { key: author.key } : { follows: [author.id] }),
+    })
+    daemons.push(
+      await Daemon.start(
+        home,
+        targets.map((t) => daemons[t]!.multiaddrs[0]!),
+      ),
+    )
+  }
+  log(
+    `${N} daemons ready (median start ${round(
+      percentile(
+        daemons.map((d) => d.startMs),
+        50,
+      ),
+      0,
+    )} ms)`,
+  )
+  const tails = new AbortController()
+  const system: System = {
+    delivered: () => {},
+    post(seq) {
+      daemons[0]!.request('/v1/posts', { text: `post ${seq}` }).catch((error: Error) => {
+        log(`post ${seq} failed: ${error.message}`)
+      })
+    },
+    details: () => ({
+      start_ms_median: round(
+        percentile(
+          daemons.map((d) => d.startMs),
+          50,
+        ),
+        0,
+      ),
+    }),
+    async stop() {
+      tails.abort()
+      await Promise.all(daemons.map((daemon) => daemon.stop()))
+    },
+  }
+  for (const [i, daemon] of daemons.entries()) {
+    if (i === 0) continue
+    void (async () => {
+      type Item = { origin: string; record: { author: string; seq: number; ts: number } }
+      for await (const { record } of daemon.client.stream<Item>('/v1/tail', { signal: tails.signal }))
+        if (record.author === author.id) system.delivered(i, record.seq, Date.now() - record.ts)
+    })().catch(() => undefined)
+  }
+  // Every follower connected to all its neighbours, and the tail streams open.
+  const degree = degrees(dials)
+  for (const [i, daemon] of daemons.entries())
+    await poll(
+      async () => ((await daemon.status()).peers >= degree[i]! ? true : undefined),
+      30_000,
+      `node ${i} connected`,
+    )
+  await sleep(500)
+  return system
+}
+
+function bareKeys() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  return {
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }),
+    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }),
+  }
+}
+
+async function bareInProcess(): Promise<System> {
+  const keys = bareKeys()
+  const nodes: BareNode[] = []
+  for (let i = 0; i < N; i++)
+    nodes.push(await startBareNode(keys.publicKey, i === 0 ? keys.privateKey : undefined))
+  for (const [j, targets] of dials.entries()) await nodes[j]!.dial(targets.map((t) => nodes[t]!.address))
+  await settle(() => nodes.every((node) => node.meshPeers() > 0), 'every node in the gossip mesh')
+  const system: System = {
+    delivered: () => {},
+    post(seq) {
+      nodes[0]!.publish(seq).catch((error: Error) => log(`publish ${seq} failed: ${error.message}`))
+    },
+    details: () => ({}),
+    stop: async () => {
+      await Promise.all(nodes.map((node) => node.stop()))
+    },
+  }
+  for (const [i, node] of nodes.entries())
+    if (i > 0) node.onMessage = (seq, ms) => system.delivered(i, seq, ms)
+  return system
+}
+
+async function bareProcesses(): Promise<System> {
+  const keys = bareKeys()
+  const children: ChildProcess[] = []
+  const addresses: string[] = []
+  const system: System = {
+    delivered: () => {},
+    post(seq) {
+      children[0]!.send({ op: 'publish', seq } satisfies ToChild)
+    },
+    details: () => ({}),
+    async stop() {
+      await Promise.all(
+        children.map((child) => {
+          const exited = once(child, 'exit')
+          child.send({ op: 'stop' } satisfies ToChild)
+          return exited
+        }),
+      )
+    },
+  }
+  const reply = (child: ChildProcess, op: FromChild['op']) =>
+    new Promise<FromChild>((resolve) => {
+      const listener = (message: FromChild) => {
+        if (message.op !== op) return
+        child.off('message', listener)
+        resolve(message)
+      }
+      child.on('message', listener)
+    })
+  for (let i = 0; i < N; i++) {
+    const child = fork(join(import.meta.dirname, 'bare-node.mts'), [], { stdio: 'inherit' })
+    process.on('exit', () => child.kill('SIGKILL'))
+    children.push(child)
+    child.on('message', (message: FromChild) => {
+      if (message.op === 'got') system.delivered(i, message.seq, message.ms)
+    })
+    const ready = reply(child, 'ready')
+    child.send({
+      op: 'start',
+      publicKey: keys.publicKey.toString('base64'),
+      ...(i === 0 ? { privateKey: keys.privateKey.toString('base64') } : {}),
+    } satisfies ToChild)
+    addresses.push(((await ready) as { address: string }).address)
+  }
+  await Promise.all(
+    dials.map((targets, j) => {
+      const dialed = reply(children[j]!, 'dialed')
+      children[j]!.send({ op: 'dial', addresses: targets.map((t) => addresses[t]!) } satisfies ToChild)
+      return dialed
+    }),
+  )
+  await poll(
+    async () => {
+      const counts = await Promise.all(
+        children.map((child) => {
+          const answer = reply(child, 'mesh')
+          child.send({ op: 'mesh' } satisfies ToChild)
+          return answer
+        }),
+      )
+      return counts.every((count) => (count as { peers: number }).peers > 0) ? true : undefined
+    },
+    30_000,
+    'every node in the gossip mesh',
+    200,
+  )
+  return system
+}
+
+async function measure(system: System) {
+  const followers = N - 1
+  const seen = new Set<string>()
+  const latencies: number[] = []
+  const perSeq = new Map<number, number>()
+  let changed = () => {}
+  system.delivered = (index, seq, ms) => {
+    const key = `${index}:${seq}`
+    if (seen.has(key)) return
+    seen.add(key)
+    perSeq.set(seq, (perSeq.get(seq) ?? 0) + 1)
+    if (seq > WARMUP) latencies.push(ms)
+    changed()
+  }
+  const until = (check: () => boolean, timeoutMs: number) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs)
+      changed = () => {
+        if (!check()) return
+        clearTimeout(timer)
+        resolve(true)
+      }
+      changed()
+    })
+  // Warm-up: a few posts everyone must get before the clock starts (tails open, meshes grafted).
+  for (let seq = 1; seq <= WARMUP; seq++) {
+    system.post(seq)
+    await sleep(200)
+  }
+  const warm = await until(() => perSeq.get(WARMUP) === followers, 20_000)
+  if (!warm) log(`warm-up incomplete: ${perSeq.get(WARMUP) ?? 0}/${followers} followers got it`)
+  await sleep(1000)
+  log(`posting ${POSTS} at ${RATE}/s to ${followers} followers`)
+  const start = performance.now()
+  for (let i = 0; i < POSTS; i++) {
+    const due = start + (i * 1000) / RATE
+    const wait = due - performance.now()
+    if (wait > 0) await sleep(wait)
+    system.post(WARMUP + 1 + i)
+  }
+  const expected = POSTS * followers
+  await until(() => latencies.length >= expected, 10_000)
+  return {
+    p50_ms: round(percentile(latencies, 50)),
+    p95_ms: round(percentile(latencies, 95)),
+    p99_ms: round(percentile(latencies, 99)),
+    max_ms: round(Math.max(...latencies)),
+    delivered_ratio: round(latencies.length / expected, 4),
+  }
+}
+
+const build = {
+  capsule: { 'in-process': capsuleInProcess, processes: capsuleProcesses },
+  bare: { 'in-process': bareInProcess, processes: bareProcesses },
+}[args.system as 'capsule' | 'bare']?.[args.mode as 'in-process' | 'processes']
+if (build === undefined) throw new Error(`unknown --system ${args.system} or --mode ${args.mode}`)
+log(`propagation: ${args.system}, ${args.mode}, N = ${N}, degrees ${degrees(dials).join(' ')}`)
+const system = await build()
+const figures = await measure(system)
+const details = system.details()
+await system.stop()
+log(
+  `${args.system} ${args.mode} N=${N}: p50 ${figures.p50_ms} p99 ${figures.p99_ms} ms, delivered ${figures.delivered_ratio}`,
+)
+emit({ n: N, mode: args.mode, system: args.system, ...figures, details })
+process.exit(0)

@@ -5,7 +5,7 @@
 // at once), so the figure is the follower's, not the sources' rate limit.
 // Baselines in the same run, on this process's one core: Ed25519 verify-only (node:crypto) and
 // insert-only (better-sqlite3, WAL, synchronous=FULL like the store, 256 rows per transaction).
-//   node bench/ingest.mts [--quick]
+//   node bench/ingest.mts [--quick] [--authors K] [--sync-only]
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { join } from 'node:path'
 import { decodeRecord } from '@capsule/core'
@@ -15,7 +15,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import Database from 'better-sqlite3'
 import { countingLogger, emit, LOOPBACK, log, options, round, scratch, startSource } from './lib.mts'
 
-const args = options({ authors: { type: 'string' } })
+// --sync-only: skip the baselines (for a CPU profile of the follower alone).
+const args = options({ authors: { type: 'string' }, 'sync-only': { type: 'boolean', default: false } })
 const AUTHORS = Number(args.authors ?? (args.quick ? 5 : 10))
 const PER_AUTHOR = 2000
 const TOTAL = AUTHORS * PER_AUTHOR
@@ -125,6 +126,7 @@ function insertOnly(rows: ReturnType<typeof readRecords>): number {
 
 log(`ingest: ${TOTAL} records from ${AUTHORS} Capsule peers`)
 const sync = await throughSync()
+if (args['sync-only']) process.exit(0)
 const rows = readRecords(sync.fixture)
 const verifyPerSecond = verifyOnly()
 const insertPerSecond = insertOnly(rows)

@@ -216,11 +216,12 @@ export class Daemon {
     return this.child.pid!
   }
 
-  static async start(home: string, join: string[] = []): Promise<Daemon> {
+  /** Starts `capsule up` on `home`, dialling `join` at start; `flags` go to node (e.g. --trace-gc). */
+  static async start(home: string, join: string[] = [], flags: string[] = []): Promise<Daemon> {
     const t0 = performance.now()
     const args = ['--home', home, 'up', '--listen', '/ip4/127.0.0.1/tcp/0', '--private-network']
     for (const address of join) args.push('--join', address)
-    const child = spawn(process.execPath, [...nodeFlags, capsuleBin, ...args], {
+    const child = spawn(process.execPath, [...nodeFlags, ...flags, capsuleBin, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const daemon = new Daemon(home, child)

@@ -15,8 +15,8 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { createSigner, signRecord } from '@capsule/core'
-import { createMesh, MemoryPeers, MemoryRecords, type Mesh } from '@capsule/mesh'
+import { createSigner, signRecord, type VerifiedRecord } from '@capsule/core'
+import { createMesh, MemoryPeers, MemoryRecords, type Mesh, type MeshRecords } from '@capsule/mesh'
 import { Store } from '@capsule/store'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type BareNode, type FromChild, startBareNode, type ToChild } from './bare-node.mts'
@@ -44,7 +44,8 @@ const args = options({
   n: { type: 'string', default: '10' },
   posts: { type: 'string', default: '200' },
   rate: { type: 'string', default: '20' },
-  // in-process Capsule only: a real SQLite Store per node, or MemoryRecords (see the docs)
+  // in-process Capsule only: MemoryRecords (default), a real SQLite Store per node written as the
+  // app writes it (`store`), or the same store written after gossipsub has forwarded (`deferred`)
   records: { type: 'string', default: 'memory' },
 })
 const N = Number(args.n)
@@ -66,6 +67,42 @@ interface System {
 /** Waits until `check` holds, polling (the nodes are busy with their own events). */
 const settle = (check: () => boolean, what: string) => poll(() => (check() ? true : undefined), 30_000, what)
 
+/**
+ * The change proposed for mesh.ts #onGossip, tried from outside the package: gossipsub dispatches
+ * a message to the node before it forwards it, so the SQLite transaction (an fsync with
+ * synchronous=FULL) delays every hop. Here the write is queued and done once per event-loop turn,
+ * after the forward, in one transaction for all records that arrived in that turn.
+ */
+function deferredWrites(store: Store): MeshRecords {
+  let pending: VerifiedRecord[] = []
+  const seen = new Set<string>()
+  const flush = () => {
+    const batch = pending
+    pending = []
+    store.records.put(batch)
+  }
+  return {
+    highestSeq: (who) =>
+      Math.max(
+        store.records.highestSeq(who),
+        ...pending.filter((r) => r.body.author === who).map((r) => r.body.seq),
+      ),
+    recordsAfter(who, after, limit) {
+      if (pending.length > 0) flush()
+      return store.records.bytesAfter(who, after, limit)
+    },
+    ingest(records) {
+      const fresh = records.filter((record) => !seen.has(record.id))
+      if (fresh.length > 0 && pending.length === 0) setImmediate(flush)
+      for (const record of fresh) {
+        seen.add(record.id)
+        pending.push(record)
+      }
+      return fresh
+    },
+  }
+}
+
 async function capsuleInProcess(): Promise<System> {
   const dir = scratch('propagation')
   const author = await newAuthor()
@@ -81,7 +118,7 @@ async function capsuleInProcess(): Promise<System> {
       const { mesh, store, memory: memory0 } = nodes[0]!
       const record = signRecord({ kind: 'post', text: `post ${seq}` }, signer, { seq, ts: Date.now() })
       if (args.records === 'memory') memory0.ingest([record])
-      else store.records.put([record])
+      else store.records.put([record]) // the author's own post, as the app stores it
       void mesh.publish(record)
     },
     details: () => ({ records: args.records, via_sync: viaSync, warnings: logger.counts.warn }),
@@ -104,11 +141,13 @@ async function capsuleInProcess(): Promise<System> {
         records:
           args.records === 'memory'
             ? memory
-            : {
-                highestSeq: (who) => store.records.highestSeq(who),
-                recordsAfter: (who, after, limit) => store.records.bytesAfter(who, after, limit),
-                ingest: (records) => store.records.put(records),
-              },
+            : args.records === 'deferred'
+              ? deferredWrites(store)
+              : {
+                  highestSeq: (who) => store.records.highestSeq(who),
+                  recordsAfter: (who, after, limit) => store.records.bytesAfter(who, after, limit),
+                  ingest: (records) => store.records.put(records),
+                },
         peers: new MemoryPeers(),
         logger,
       },

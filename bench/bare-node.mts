@@ -1,11 +1,16 @@
 // The baseline: a bare js-libp2p node with the services a Capsule node runs (TCP, Noise, Yamux,
-// identify, ping, Kademlia DHT in server mode, gossipsub), and no Capsule code. Gossipsub keeps
-// its defaults (envelope signatures on, D = 6) plus the loopback knobs; messages are 300 bytes,
-// signed with Ed25519 and verified with node:crypto in the topic validator before forwarding.
+// identify, ping, Kademlia DHT in server mode, gossipsub), and no Capsule code. Messages are 300
+// bytes, signed with Ed25519 and verified with node:crypto in the topic validator before forwarding.
+// Gossipsub settings:
+//   'tuned' (the baseline): what the best-tuned bare mesh does, with the settings the Capsule mesh
+//     uses (packages/mesh/src/mesh.ts): no envelope signature (StrictNoSign, message id = SHA-256 of
+//     the data), small-mesh degrees, flood publishing;
+//   'defaults': gossipsub's defaults (envelope signed and verified by libp2p, D = 6).
+// Both with the loopback knobs (no IP colocation penalty, no inbound rate limit on 127/8).
 //
 // Used in-process (startBareNode) and as a child process (`node bench/bare-node.mts`, driven over
 // the IPC channel by bench/propagation.mts and bench/footprint.mts).
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
@@ -53,10 +58,28 @@ export function loopbackTransport() {
   }
 }
 
+export type GossipSettings = 'tuned' | 'defaults'
+
+const TUNED = {
+  D: 4,
+  Dlo: 2,
+  Dhi: 8,
+  Dscore: 2,
+  Dout: 1,
+  Dlazy: 4,
+  globalSignaturePolicy: 'StrictNoSign',
+  msgIdFn: (message: { data: Uint8Array }) => createHash('sha256').update(message.data).digest(),
+  msgIdToStrFn: (id: Uint8Array) => Buffer.from(id).toString('base64'),
+  allowPublishToZeroTopicPeers: true,
+  floodPublish: true,
+  fallbackToFloodsub: false,
+} as const
+
 export async function startBareNode(
   publicKeyDer: Uint8Array,
   privateKeyDer?: Uint8Array,
   subscribe = true,
+  settings: GossipSettings = 'tuned',
 ): Promise<BareNode> {
   const publicKey = createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' })
   const privateKey = privateKeyDer
@@ -68,7 +91,10 @@ export async function startBareNode(
       identify: identify(),
       ping: ping(),
       dht: kadDHT({ clientMode: false, peerInfoMapper: passthroughMapper }),
-      pubsub: gossipsub({ scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) } }),
+      pubsub: gossipsub({
+        ...(settings === 'tuned' ? TUNED : {}),
+        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1']) },
+      }),
     },
   })
   const pubsub = node.services.pubsub
@@ -107,7 +133,7 @@ export async function startBareNode(
 
 /** Messages between bench/propagation.mts (parent) and a bare node process (child). */
 export type ToChild =
-  | { op: 'start'; publicKey: string; privateKey?: string; subscribe?: boolean }
+  | { op: 'start'; publicKey: string; privateKey?: string; subscribe?: boolean; settings?: GossipSettings }
   | { op: 'dial'; addresses: string[] }
   | { op: 'mesh' }
   | { op: 'publish'; seq: number }
@@ -127,6 +153,7 @@ if (import.meta.main && process.send) {
         Buffer.from(message.publicKey, 'base64'),
         message.privateKey ? Buffer.from(message.privateKey, 'base64') : undefined,
         message.subscribe ?? true,
+        message.settings ?? 'tuned',
       )
       bare.onMessage = (seq, ms) => send({ op: 'got', seq, ms })
       send({ op: 'ready', address: bare.address })

@@ -64,18 +64,21 @@ async function fromAuthor() {
   return { ...result, rss, followMs, storedByFollow: answer.stored, deferred }
 }
 
-async function fromUnlimitedNeighbour() {
+async function fromUnlimitedNeighbour(flags: string[] = []) {
   const source = await startSource('unlimited', 1, RECORDS)
   const author = source.sources[0]!.authors[0]!
-  const { home } = await prepareHome(join(dir, 'follower-2'), { follows: [author] })
-  const follower = await Daemon.start(home)
+  const { home } = await prepareHome(join(dir, `follower-${flags.length}`), { follows: [author] })
+  const follower = await Daemon.start(home, [], flags)
   const t0 = performance.now()
   // Following the neighbour itself dials it; on connect the follower syncs everyone it follows.
   await follower.request('/v1/follows', { target: source.sources[0]!.address })
   const result = await waitForRecords(follower, t0)
   await sleep(1000)
   const rss = follower.rssMB()
-  log(`from an unlimited neighbour: ${result.records}/${RECORDS} in ${result.seconds.toFixed(2)} s`)
+  log(
+    `from an unlimited neighbour ${flags.join(' ')}: ${result.records}/${RECORDS} in ` +
+      `${result.seconds.toFixed(2)} s, RSS ${rss.toFixed(1)} MB`,
+  )
   await follower.stop()
   await source.stop()
   return { ...result, rss }
@@ -84,6 +87,8 @@ async function fromUnlimitedNeighbour() {
 log(`catch-up: ${RECORDS} records from one peer`)
 const main = await fromAuthor()
 const unlimited = await fromUnlimitedNeighbour()
+// A smaller V8 young generation (see docs/PERFORMANCE.md): the memory after the same catch-up.
+const smallYoung = await fromUnlimitedNeighbour(['--max-semi-space-size=4'])
 emit({
   records: main.records,
   seconds: main.complete ? round(main.seconds, 2) : null,
@@ -97,6 +102,8 @@ emit({
     unlimited_source_seconds: unlimited.complete ? round(unlimited.seconds, 2) : null,
     unlimited_source_records: unlimited.records,
     unlimited_source_rss_mb: round(unlimited.rss),
+    unlimited_source_semi_space_4_seconds: smallYoung.complete ? round(smallYoung.seconds, 2) : null,
+    unlimited_source_semi_space_4_rss_mb: round(smallYoung.rss),
   },
 })
 process.exit(0)

@@ -5,22 +5,38 @@
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { capsuleBin, Daemon, emit, log, median, options, percentile, round, scratch } from './lib.mts'
+import {
+  bundleCli,
+  capsuleBin,
+  Daemon,
+  emit,
+  log,
+  median,
+  options,
+  percentile,
+  round,
+  scratch,
+} from './lib.mts'
 
 options({})
 const RUNS = 20
 const run = promisify(execFile)
 const daemon = await Daemon.start(join(scratch('cli'), 'home'))
 
-async function post(text: string): Promise<number> {
+async function post(text: string, entry = capsuleBin): Promise<number> {
   const t0 = performance.now()
-  await run(process.execPath, [capsuleBin, '--home', daemon.home, 'post', text])
+  await run(process.execPath, [entry, '--home', daemon.home, 'post', text])
   return performance.now() - t0
 }
 
 await post('warm-up')
 const times: number[] = []
 for (let i = 0; i < RUNS; i++) times.push(await post(`post ${i}`))
+// The same with the CLI bundled into one file (see docs/PERFORMANCE.md).
+const bundle = await bundleCli()
+await post('warm-up', bundle)
+const bundleTimes: number[] = []
+for (let i = 0; i < RUNS; i++) bundleTimes.push(await post(`bundle ${i}`, bundle))
 // The same request without the CLI: what the socket API and the node take.
 const apiTimes: number[] = []
 for (let i = 0; i < RUNS; i++) {
@@ -34,6 +50,10 @@ log(
 )
 emit({
   post_ms: Math.round(median(times)),
-  details: { post_p95_ms: Math.round(percentile(times, 95)), api_post_ms: round(median(apiTimes)) },
+  details: {
+    post_p95_ms: Math.round(percentile(times, 95)),
+    api_post_ms: round(median(apiTimes)),
+    bundle_post_ms: Math.round(median(bundleTimes)),
+  },
 })
 process.exit(0)

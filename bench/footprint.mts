@@ -15,6 +15,8 @@ import { createMesh, MemoryPeers, MemoryRecords, type Mesh } from '@capsule/mesh
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type BareNode, type FromChild, startBareNode, type ToChild } from './bare-node.mts'
 import {
+  bundleCli,
+  capsuleBin,
   countingLogger,
   Daemon,
   emit,
@@ -37,19 +39,29 @@ const IDLE_MS = args.quick ? 3000 : 5000
 const PEERS = 20
 const AUTHORS = 10
 const PER_AUTHOR = 10_000
+const SEMI_SPACE = '--max-semi-space-size=4'
 const dir = scratch('footprint')
 let homes = 0
 const freshHome = () => join(dir, `home-${homes++}`)
 
-async function startTimes() {
+async function startTimes(entry = capsuleBin) {
   const times: number[] = []
   for (let i = 0; i < STARTS; i++) {
-    const daemon = await Daemon.start(freshHome())
+    const daemon = await Daemon.start(freshHome(), [], [], entry)
     times.push(daemon.startMs)
     await daemon.stop()
   }
-  log(`start to ready: ${times.map((ms) => Math.round(ms)).join(' ')} ms`)
+  log(`start to ready (${entry.slice(-12)}): ${times.map((ms) => Math.round(ms)).join(' ')} ms`)
   return median(times)
+}
+
+/** RSS of a daemon started with these node flags and CLI file, after idling with no peers. */
+async function idleRss(flags: string[] = [], entry = capsuleBin): Promise<number> {
+  const daemon = await Daemon.start(freshHome(), [], flags, entry)
+  await sleep(IDLE_MS)
+  const rss = daemon.rssMB()
+  await daemon.stop()
+  return rss
 }
 
 /** A bare baseline node in its own process; resolves once it listens. */
@@ -141,11 +153,22 @@ await stopBareProcess(bare.child)
 
 const daemon = await Daemon.start(freshHome())
 await sleep(IDLE_MS)
+// (the same measurement as idleRss, on a daemon kept for the 20 peers)
 const idle = daemon.rssMB()
 const peers20 = await withPeers(daemon)
 await daemon.stop()
 log(
   `idle RSS: capsule ${idle.toFixed(1)} MB, bare ${bareIdle.toFixed(1)} MB; with 20 peers ${peers20.toFixed(1)} / ${bare20.toFixed(1)} MB`,
+)
+
+// What the fixes proposed in docs/PERFORMANCE.md would give: the CLI bundled into one file (as
+// the single executable has it), and a smaller V8 young generation.
+const bundle = await bundleCli()
+const bundleStartMs = await startTimes(bundle)
+const bundleIdle = await idleRss([], bundle)
+const semiSpaceIdle = await idleRss([SEMI_SPACE])
+log(
+  `bundle: start ${Math.round(bundleStartMs)} ms, idle ${bundleIdle.toFixed(1)} MB; ${SEMI_SPACE}: idle ${semiSpaceIdle.toFixed(1)} MB`,
 )
 
 const big = await after100k()
@@ -157,6 +180,9 @@ emit({
   baseline_rss_idle_mb: round(bareIdle),
   details: {
     baseline_start_ms: Math.round(bare.startMs),
+    bundle_start_ms: Math.round(bundleStartMs),
+    bundle_rss_idle_mb: round(bundleIdle),
+    semi_space_4_rss_idle_mb: round(semiSpaceIdle),
     baseline_rss_20_peers_mb: round(bare20),
     records_ingested: big.records,
     ingest_100k_seconds: round(big.seconds, 1),

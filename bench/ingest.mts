@@ -5,9 +5,13 @@
 // at once), so the figure is the follower's, not the sources' rate limit.
 // Baselines in the same run, on this process's one core: Ed25519 verify-only (node:crypto) and
 // insert-only (better-sqlite3, WAL, synchronous=FULL like the store, 256 rows per transaction).
+// Details: decodeRecord on one core, and on all cores in worker threads (the proposed fix's ceiling).
 //   node bench/ingest.mts [--quick] [--authors K] [--sync-only]
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
+import { once } from 'node:events'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { decodeRecord } from '@capsule/core'
 import { createMesh, MemoryPeers } from '@capsule/mesh'
 import { Store } from '@capsule/store'
@@ -124,6 +128,32 @@ function insertOnly(rows: ReturnType<typeof readRecords>): number {
   return perSecond
 }
 
+/**
+ * decodeRecord over all records split across `threads` worker threads (one per core): the
+ * ceiling of the proposed fix, verification off the main thread. Includes copying the bytes over.
+ */
+async function parallelDecode(records: Uint8Array[], threads: number): Promise<number> {
+  const workers = Array.from(
+    { length: threads },
+    () => new Worker(join(import.meta.dirname, 'verify-worker.mts')),
+  )
+  const round = (parts: Uint8Array[][]) =>
+    Promise.all(
+      workers.map((worker, i) => {
+        const answered = once(worker, 'message')
+        worker.postMessage(parts[i])
+        return answered
+      }),
+    )
+  await round(workers.map(() => records.slice(0, 500)))
+  const share = Math.ceil(records.length / threads)
+  const t0 = performance.now()
+  await round(workers.map((_, i) => records.slice(i * share, (i + 1) * share)))
+  const perSecond = records.length / ((performance.now() - t0) / 1000)
+  await Promise.all(workers.map((worker) => worker.terminate()))
+  return perSecond
+}
+
 log(`ingest: ${TOTAL} records from ${AUTHORS} Capsule peers`)
 const sync = await throughSync()
 if (args['sync-only']) process.exit(0)
@@ -131,6 +161,10 @@ const rows = readRecords(sync.fixture)
 const verifyPerSecond = verifyOnly()
 const insertPerSecond = insertOnly(rows)
 const decodePerSecond = rate(rows.length, (i) => decodeRecord(rows[i]!.bytes))
+const parallelPerSecond = await parallelDecode(
+  rows.map((row) => row.bytes),
+  cpus().length,
+)
 emit({
   records_per_s: Math.round(sync.recordsPerSecond),
   verify_only_per_s: Math.round(verifyPerSecond),
@@ -142,6 +176,7 @@ emit({
     steady_records_per_s: Math.round(sync.steadyPerSecond),
     follower_cpu_ms_per_record: round(sync.cpuMsPerRecord, 3),
     decode_record_per_s: Math.round(decodePerSecond),
+    decode_record_all_cores_per_s: Math.round(parallelPerSecond),
     warnings: sync.warnings,
   },
 })

@@ -216,12 +216,20 @@ export class Daemon {
     return this.child.pid!
   }
 
-  /** Starts `capsule up` on `home`, dialling `join` at start; `flags` go to node (e.g. --trace-gc). */
-  static async start(home: string, join: string[] = [], flags: string[] = []): Promise<Daemon> {
+  /**
+   * Starts `capsule up` on `home`, dialling `join` at start; `flags` go to node (e.g. --trace-gc),
+   * `entry` is the CLI's file (default the workspace's bin, else e.g. {@link bundleCli}'s).
+   */
+  static async start(
+    home: string,
+    join: string[] = [],
+    flags: string[] = [],
+    entry = capsuleBin,
+  ): Promise<Daemon> {
     const t0 = performance.now()
     const args = ['--home', home, 'up', '--listen', '/ip4/127.0.0.1/tcp/0', '--private-network']
     for (const address of join) args.push('--join', address)
-    const child = spawn(process.execPath, [...nodeFlags, ...flags, capsuleBin, ...args], {
+    const child = spawn(process.execPath, [...nodeFlags, ...flags, entry, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const daemon = new Daemon(home, child)
@@ -366,4 +374,27 @@ export async function startSource(kind: 'capsule' | 'unlimited', authors: number
       process.off('exit', kill)
     },
   }
+}
+
+/**
+ * The CLI as one CommonJS file (esbuild, better-sqlite3 left outside), as the single executable
+ * bundles it, but run by plain Node: what `npx capsule` would start if npm shipped the bundle.
+ * Written under node_modules/.cache so `require('better-sqlite3')` resolves from the workspace.
+ */
+export async function bundleCli(): Promise<string> {
+  const { build } = await import('esbuild')
+  const outfile = join(root, 'node_modules/.cache/capsule-bench/capsule.cjs')
+  await build({
+    entryPoints: [join(root, 'apps/capsule/dist/cli.js')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    external: ['better-sqlite3'],
+    define: { CAPSULE_BUILD: JSON.stringify({ version: 'bench', commit: 'bundle' }) },
+    minifySyntax: true,
+    logLevel: 'error',
+  })
+  return outfile
 }

@@ -10,7 +10,8 @@
 //   arriving on the follower's `/v1/tail` stream (after its store transaction), read by this
 //   process (same machine, same clock; ms resolution, plus the tail hop).
 // bare: bench/bare-node.mts, same topology and rate, 300-byte messages signed with Ed25519 and
-//   verified in the topic validator; from just before signing to the `message` event.
+//   verified in the topic validator; from just before signing to the `message` event. Gossipsub
+//   tuned as the Capsule mesh tunes it (`bare`), or with its defaults (`bare-defaults`).
 import { type ChildProcess, fork } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
@@ -19,7 +20,13 @@ import { createSigner, signRecord, type VerifiedRecord } from '@capsule/core'
 import { createMesh, MemoryPeers, MemoryRecords, type Mesh, type MeshRecords } from '@capsule/mesh'
 import { Store } from '@capsule/store'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { type BareNode, type FromChild, startBareNode, type ToChild } from './bare-node.mts'
+import {
+  type BareNode,
+  type FromChild,
+  type GossipSettings,
+  startBareNode,
+  type ToChild,
+} from './bare-node.mts'
 import {
   countingLogger,
   Daemon,
@@ -39,6 +46,7 @@ import {
 } from './lib.mts'
 
 const args = options({
+  // capsule, bare (gossipsub tuned as the Capsule mesh is) or bare-defaults (gossipsub's defaults)
   system: { type: 'string', default: 'capsule' },
   mode: { type: 'string', default: 'in-process' },
   n: { type: 'string', default: '10' },
@@ -53,6 +61,7 @@ const POSTS = Number(args.posts)
 const RATE = Number(args.rate)
 const WARMUP = 3
 const dials = topology(N)
+const gossipSettings: GossipSettings = args.system === 'bare-defaults' ? 'defaults' : 'tuned'
 
 /** A mesh under test: the author is node 0, followers are 1..N-1. */
 interface System {
@@ -268,6 +277,9 @@ async function bareInProcess(): Promise<System> {
 async function bareProcesses(): Promise<System> {
   const keys = bareKeys()
   const children: ChildProcess[] = []
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL')
+  })
   const addresses: string[] = []
   const system: System = {
     delivered: () => {},
@@ -296,7 +308,6 @@ async function bareProcesses(): Promise<System> {
     })
   for (let i = 0; i < N; i++) {
     const child = fork(join(import.meta.dirname, 'bare-node.mts'), [], { stdio: 'inherit' })
-    process.on('exit', () => child.kill('SIGKILL'))
     children.push(child)
     child.on('message', (message: FromChild) => {
       if (message.op === 'got') system.delivered(i, message.seq, message.ms)
@@ -306,6 +317,7 @@ async function bareProcesses(): Promise<System> {
       op: 'start',
       publicKey: keys.publicKey.toString('base64'),
       ...(i === 0 ? { privateKey: keys.privateKey.toString('base64') } : {}),
+      settings: gossipSettings,
     } satisfies ToChild)
     addresses.push(((await ready) as { address: string }).address)
   }
@@ -388,7 +400,8 @@ async function measure(system: System) {
 const build = {
   capsule: { 'in-process': capsuleInProcess, processes: capsuleProcesses },
   bare: { 'in-process': bareInProcess, processes: bareProcesses },
-}[args.system as 'capsule' | 'bare']?.[args.mode as 'in-process' | 'processes']
+  'bare-defaults': { 'in-process': bareInProcess, processes: bareProcesses },
+}[args.system as 'capsule' | 'bare' | 'bare-defaults']?.[args.mode as 'in-process' | 'processes']
 if (build === undefined) throw new Error(`unknown --system ${args.system} or --mode ${args.mode}`)
 log(`propagation: ${args.system}, ${args.mode}, N = ${N}, degrees ${degrees(dials).join(' ')}`)
 const system = await build()

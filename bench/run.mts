@@ -95,6 +95,14 @@ await step('propagation', async () => {
       script: 'propagation.mts',
       args: [...args, '--system', 'capsule'],
     })
+    // Full run only: gossipsub with its defaults, to show what the tuning is worth.
+    const defaults = quick
+      ? undefined
+      : await run({
+          name: `bare-defaults ${mode} ${n}`,
+          script: 'propagation.mts',
+          args: [...args, '--system', 'bare-defaults'],
+        })
     rows.push({
       n,
       mode,
@@ -105,7 +113,13 @@ await step('propagation', async () => {
       delivered_ratio: capsule.delivered_ratio,
       baseline_p99_ms: bare.p99_ms,
     })
-    extra.push({ n, mode, capsule: capsule.details, baseline: { ...bare, details: undefined } })
+    extra.push({
+      n,
+      mode,
+      capsule: capsule.details,
+      baseline: { ...bare, details: undefined },
+      ...(defaults ? { baseline_gossipsub_defaults: { ...defaults, details: undefined } } : {}),
+    })
   }
   results.propagation = rows
   details.propagation = extra

@@ -30,12 +30,18 @@ export function tempHome(label = 'node'): string {
 }
 
 /** Runs one CLI command to completion. */
-export function capsule(home: string, args: string[], options: { input?: string } = {}): Promise<CliResult> {
+export interface RunOptions {
+  input?: string
+  /** Extra environment, e.g. NODE_EXTRA_CA_CERTS to trust a test CA. */
+  env?: Record<string, string>
+}
+
+export function capsule(home: string, args: string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     const child = execFile(
       command[0],
       [...command[1], '--home', home, ...args],
-      { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+      { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...options.env } },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
         resolvePromise({ code, stdout, stderr })
@@ -46,14 +52,14 @@ export function capsule(home: string, args: string[], options: { input?: string 
 }
 
 /** Like {@link capsule}, but fails the test with the CLI's own words when it does not exit 0. */
-export async function ok(home: string, args: string[], options: { input?: string } = {}): Promise<string> {
+export async function ok(home: string, args: string[], options: RunOptions = {}): Promise<string> {
   const result = await capsule(home, args, options)
   if (result.code !== 0) throw new Error(`capsule ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
   return result.stdout
 }
 
-export async function okJson<T>(home: string, args: string[]): Promise<T> {
-  return JSON.parse(await ok(home, [...args, '--json'])) as T
+export async function okJson<T>(home: string, args: string[], options: RunOptions = {}): Promise<T> {
+  return JSON.parse(await ok(home, [...args, '--json'], options)) as T
 }
 
 /** A `capsule up` process, ready once it logged "ready"; its log lines are kept for assertions. */
@@ -77,9 +83,10 @@ export class Daemon {
     child.stderr?.on('data', (chunk) => this.lines.push(`stderr: ${chunk}`))
   }
 
-  static async start(home: string, args: string[] = []): Promise<Daemon> {
+  static async start(home: string, args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
     const child = spawn(command[0], [...command[1], '--home', home, 'up', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     })
     const daemon = new Daemon(home, child)
     const exited = once(child, 'exit').then(([code]) => {

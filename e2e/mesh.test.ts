@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { afterAll, describe, expect, it } from 'vitest'
 import { capsuleCommand, Daemon, eventually, ok, okJson, tempHome } from './harness.js'
 import { HostilePeer } from './hostile-peer.js'
 
-const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--private-network']
+const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--private-network', '--http-port', '0']
 const daemons: Daemon[] = []
 
 interface RecordJson {
@@ -45,11 +46,13 @@ function feedWhere(home: string, check: (feed: RecordJson[]) => boolean, timeout
 function tail(home: string) {
   const [file, args] = capsuleCommand()
   const child = spawn(file, [...args, '--home', home, 'tail', '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: { origin: string; record: RecordJson }[] = []
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)))
-  return { lines, stop: () => child.kill('SIGINT') }
+  // The tail says on stderr when the daemon has accepted the stream; records after that all show.
+  const open = once(createInterface({ input: child.stderr }), 'line')
+  return { lines, open, stop: () => child.kill('SIGINT') }
 }
 
 afterAll(async () => {
@@ -72,6 +75,7 @@ describe('the mesh, between real daemons on 127.0.0.1', () => {
     b = (await idOf(home.b)).peerId
     await ok(home.b, ['follow', a])
     const bTail = tail(home.b)
+    await bTail.open
     const started = Date.now()
     firstPost = (await okJson<{ id: string }>(home.a, ['post', 'hello from A'])).id
     await feedWhere(home.b, (feed) => feed.some((r) => r.id === firstPost), 2000, 'A’s post on B')

@@ -6,7 +6,7 @@ import { MAX_TEXT_CHARS } from '@capsule/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { capsule, Daemon, ok, okJson, tempHome } from './harness.js'
 
-const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--private-network']
+const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--private-network', '--http-port', '0']
 const daemons: Daemon[] = []
 
 async function up(home: string): Promise<Daemon> {

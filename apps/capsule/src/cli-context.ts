@@ -3,7 +3,7 @@ import { IdentityExistsError, Store, StoreError } from '@capsule/store'
 import { type Command, CommanderError } from 'commander'
 import { type Home, resolveHome } from './home.js'
 import { KeyFileError } from './identity.js'
-import { nativeBinding } from './native-addon.js'
+import { NativeAddonError, nativeBinding } from './native-addon.js'
 
 /** A mistake in how a command was called: exit code 2, like commander's own usage errors. */
 export class UsageError extends Error {
@@ -44,6 +44,7 @@ const EXPLAINED = [
   IdentityExistsError,
   StoreError,
   CliFailure,
+  NativeAddonError,
 ]
 
 /** Prints an error the way a person can act on it and returns the process exit code. */

@@ -144,7 +144,9 @@ describe('mesh', () => {
           }),
         },
       })
-      cleanups.push(() => p.stop())
+      cleanups.push(async () => {
+        await p.stop()
+      })
       p.services.pubsub.subscribe(topic)
       await p.dial(multiaddr(b.mesh.multiaddrs()[0]!))
       return p

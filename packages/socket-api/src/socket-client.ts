@@ -61,11 +61,15 @@ export class SocketClient {
     return JSON.parse(text) as T
   }
 
-  /** A newline-delimited JSON stream, item by item, until the daemon or `signal` ends it. */
-  async *stream<T>(path: string, options: RequestOptions = {}): AsyncGenerator<T> {
+  /**
+   * A newline-delimited JSON stream, item by item, until the daemon or `signal` ends it.
+   * `onOpen` runs once the daemon accepted the stream: from then on no item is missed.
+   */
+  async *stream<T>(path: string, options: RequestOptions & { onOpen?: () => void } = {}): AsyncGenerator<T> {
     const response = await this.#open(path, options)
     const status = response.statusCode ?? 500
     if (status >= 400) throw errorFrom(status, await readAll(response))
+    options.onOpen?.()
     const lines = createInterface({ input: response, crlfDelay: Number.POSITIVE_INFINITY })
     try {
       for await (const line of lines) if (line.trim() !== '') yield JSON.parse(line) as T

@@ -79,10 +79,11 @@ export class RecordTable {
       )
       .pluck()
     this.#highestSeq = db.prepare('SELECT coalesce(max(seq), 0) FROM records WHERE author = ?').pluck()
+    // One query for both pages: the feed (own and followed authors) and an author's own page.
     this.#feed = db.prepare(
       `SELECT id, bytes FROM records
        WHERE bytes IS NOT NULL AND kind IN ('post', 'reshare')
-         AND (author = @self OR author IN (SELECT author FROM follows))
+         AND (author = @self OR (@withFollows AND author IN (SELECT author FROM follows)))
          AND (@beforeTs IS NULL OR (ts, id) < (@beforeTs, @beforeId))
        ORDER BY ts DESC, id DESC LIMIT @limit`,
     )
@@ -148,9 +149,19 @@ export class RecordTable {
 
   /** Newest first: the owner's and followed authors' posts and reshares that are not deleted. */
   feed(self: string, limit: number, before?: string): FeedPage {
+    return this.#page(self, true, limit, before)
+  }
+
+  /** Newest first: one author's own posts and reshares that are not deleted (their public site). */
+  authorPage(author: string, limit: number, before?: string): FeedPage {
+    return this.#page(author, false, limit, before)
+  }
+
+  #page(self: string, withFollows: boolean, limit: number, before: string | undefined): FeedPage {
     const cursor = before === undefined ? undefined : decodeCursor(before)
     const rows = this.#feed.all({
       self,
+      withFollows: withFollows ? 1 : 0,
       beforeTs: cursor?.ts ?? null,
       beforeId: cursor?.id ?? null,
       limit: limit + 1,

@@ -1,7 +1,14 @@
 import { mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createSigner, type PostBody, type RecordDraft, type Signer, signRecord, type VerifiedRecord } from '@capsule/core'
+import {
+  createSigner,
+  type PostBody,
+  type RecordDraft,
+  type Signer,
+  signRecord,
+  type VerifiedRecord,
+} from '@capsule/core'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { IdentityExistsError, Store } from './index.js'
@@ -82,6 +89,9 @@ describe('Store', () => {
     const second = store.records.feed(alice.author, 2, first.next)
     expect(second.records.map((r) => r.id)).toEqual([own[1]!.id, own[0]!.id])
     expect(second.next).toBeUndefined()
+    expect(store.records.authorPage(alice.author, 10).records.map((r) => r.id)).toEqual(
+      own.map((r) => r.id).reverse(),
+    )
   })
 
   it('drops deleted content, its reshares, and keeps the tombstone whatever the arrival order', () => {

@@ -20,6 +20,7 @@ interface StatusResponse {
   topics: string[]
   collisions: number
   multiaddrs: string[]
+  site?: string
 }
 
 /** Facts the database alone can tell, for when no daemon runs. */
@@ -84,8 +85,10 @@ export function registerInfo(program: Command): void {
         `following   ${status.follows}`,
         `peers       ${status.peers} connected, ${status.knownPeers} known`,
       ]
-      if (status.running)
+      if (status.running) {
         lines.push(`topics      ${status.topics.length}`, ...status.multiaddrs.map((a) => `listening   ${a}`))
+        if (status.site) lines.push(`site        ${status.site}`)
+      }
       process.stdout.write(`${lines.join('\n')}\n`)
     })
 }

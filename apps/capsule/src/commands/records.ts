@@ -88,6 +88,7 @@ export function registerRecords(program: Command): void {
       process.once('SIGTERM', stop)
       const stream = clientOf(command).stream<{ origin: string; record: RecordJson }>('/v1/tail', {
         signal: controller.signal,
+        onOpen: () => process.stderr.write('(tailing: records appear as they arrive; Ctrl-C stops)\n'),
       })
       for await (const { origin, record } of stream) {
         if (options.json) process.stdout.write(`${JSON.stringify({ origin, record })}\n`)

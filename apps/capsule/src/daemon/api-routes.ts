@@ -49,7 +49,11 @@ export function mapDomainError(error: unknown): ApiError | undefined {
   return undefined
 }
 
-export function apiRoutes(node: CapsuleNode, network: NetworkView): Route[] {
+export function apiRoutes(
+  node: CapsuleNode,
+  network: NetworkView,
+  siteUrl: () => string | undefined,
+): Route[] {
   return [
     {
       method: 'GET',
@@ -69,6 +73,7 @@ export function apiRoutes(node: CapsuleNode, network: NetworkView): Route[] {
         topics: network.topics(),
         collisions: node.store.records.collisions(),
         multiaddrs: network.multiaddrs(),
+        site: siteUrl(),
       }),
     },
     {

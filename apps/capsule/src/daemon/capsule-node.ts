@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import {
   InvalidRecordError,
+  isAuthorId,
   type ProfileBody,
   parseRecordId,
   type RecordDraft,
@@ -8,6 +9,7 @@ import {
   type VerifiedRecord,
 } from '@capsule/core'
 import { type FollowResult, parseFollowTarget } from '@capsule/mesh'
+import { fetchRecordsFromSite, fetchWellKnown, SiteClientError, type SiteIdentity } from '@capsule/site'
 import { ApiError } from '@capsule/socket-api'
 import type { FeedPage, Follow, Store } from '@capsule/store'
 import type { Identity } from '../identity.js'
@@ -42,6 +44,8 @@ export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
     readonly identity: Identity,
     readonly mesh: MeshPort,
     readonly logger: Logger,
+    /** Name resolution for following by domain; tests give their own DNS server. */
+    readonly resolve?: (hostname: string) => Promise<string[]>,
   ) {
     super()
     this.setMaxListeners(100)
@@ -109,20 +113,62 @@ export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
   }
 
   /**
-   * Follows an author given as a peer id or a multiaddr ending in /p2p/<id>. The follow is on disk
-   * before the search starts, so an author who cannot be found now is still synced later.
+   * Follows an author given as a peer id, a multiaddr ending in /p2p/<id>, or the domain or
+   * https URL of their site. The follow is on disk before the search starts, so an author who
+   * cannot be found now is still synced later.
    */
-  async follow(target: string): Promise<FollowResult> {
+  async follow(target: string): Promise<FollowResult & { site?: string }> {
+    if (!isMeshTarget(target)) return this.#followSite(target)
     let author: string
     try {
       author = parseFollowTarget(target).author
     } catch (error) {
       throw new ApiError('invalid-argument', (error as Error).message)
     }
-    if (author === this.peerId)
-      throw new ApiError('invalid-argument', 'that is this node’s own id: you see your own posts already')
+    this.#refuseSelf(author)
     this.store.follows.add(author, target === author ? undefined : target)
     return this.mesh.follow(target)
+  }
+
+  /**
+   * Reads the site's /.well-known/capsule (whose signed profile must be the stated peer id's),
+   * follows through the mesh, and backfills from the site when the mesh cannot reach the author:
+   * records are self-authenticating, so they are verified exactly as if they came from a peer.
+   */
+  async #followSite(target: string): Promise<FollowResult & { site: string }> {
+    let identity: SiteIdentity
+    try {
+      identity = await fetchWellKnown(target, this.resolve ? { resolve: this.resolve } : {})
+    } catch (error) {
+      if (error instanceof SiteClientError)
+        throw new ApiError('not-reachable', `cannot follow ${target}: ${error.message}`)
+      throw error
+    }
+    this.#refuseSelf(identity.peerId)
+    this.store.follows.add(identity.peerId, target)
+    const result = await this.mesh.follow(identity.multiaddrs[0] ?? identity.peerId)
+    if (!result.authorReached) {
+      const records = await fetchRecordsFromSite(identity, {
+        after: this.store.records.highestSeq(identity.peerId),
+        ...(this.resolve ? { resolve: this.resolve } : {}),
+      }).catch((error: unknown) => {
+        this.logger.warn('backfill from the site failed', { site: identity.siteUrl, error: String(error) })
+        return []
+      })
+      result.stored += this.accept(records, 'site').length
+      result.highestSeq = this.store.records.highestSeq(identity.peerId)
+    }
+    return { ...result, site: identity.siteUrl }
+  }
+
+  #refuseSelf(author: string): void {
+    if (author === this.peerId)
+      throw new ApiError('invalid-argument', 'that is this node’s own id: you see your own posts already')
+  }
+
+  /** Puts the site's URL in the signed profile, once, so followers can find and check the site. */
+  async announceSite(url: string): Promise<void> {
+    if (this.profile()?.body.site !== url) await this.updateProfile({ site: url })
   }
 
   async unfollow(author: string): Promise<boolean> {
@@ -158,4 +204,9 @@ export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
       throw new ApiError('not-found', `no record ${id} on this node (deleted, or never received)`)
     return record
   }
+}
+
+/** A peer id or a multiaddr goes to the mesh; anything else names a site. */
+function isMeshTarget(target: string): boolean {
+  return target.startsWith('/') || isAuthorId(target.trim())
 }

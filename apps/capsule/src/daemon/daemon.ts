@@ -1,4 +1,5 @@
 import { createMesh, type Mesh } from '@capsule/mesh'
+import { certificateStoreOnSettings, createSite, type Site, type SiteConfig } from '@capsule/site'
 import { SocketServer } from '@capsule/socket-api'
 import type { Store } from '@capsule/store'
 import type { Home } from '../home.js'
@@ -6,6 +7,7 @@ import type { Identity } from '../identity.js'
 import type { Logger } from '../logger.js'
 import { apiRoutes, mapDomainError } from './api-routes.js'
 import { CapsuleNode } from './capsule-node.js'
+import { siteDataOver } from './site-data.js'
 
 export interface DaemonConfig {
   home: Home
@@ -14,6 +16,9 @@ export interface DaemonConfig {
   join: string[]
   /** Accept loopback and LAN addresses from peers, and many peers on one IP (a LAN mesh, tests). */
   privateNetwork: boolean
+  site: SiteConfig
+  /** How `follow <domain>` resolves names; tests point it at their own DNS server. */
+  resolve?: (hostname: string) => Promise<string[]>
 }
 
 /** Loopback and RFC 1918 ranges, for a mesh that lives on one machine or one LAN. */
@@ -30,10 +35,13 @@ const PRIVATE_RANGES = [
  */
 export class Daemon {
   readonly #stack: (() => Promise<void> | void)[] = []
+  /** The site's public URL once it serves. */
+  #siteUrl: string | undefined
 
   private constructor(
     readonly node: CapsuleNode,
     readonly mesh: Mesh,
+    readonly site: Site,
     readonly logger: Logger,
   ) {}
 
@@ -71,14 +79,19 @@ export class Daemon {
         logger: logger.child('mesh'),
       },
     )
-    const node = new CapsuleNode(store, identity, mesh, logger.child('node'))
-    const daemon = new Daemon(node, mesh, logger)
+    const node = new CapsuleNode(store, identity, mesh, logger.child('node'), config.resolve)
+    const site = createSite(config.site, {
+      data: siteDataOver(store, identity.peerId, () => mesh.multiaddrs()),
+      certificates: certificateStoreOnSettings(store.settings),
+      logger: logger.child('site'),
+    })
+    const daemon = new Daemon(node, mesh, site, logger)
     daemon.#stack.push(() => store.close())
     try {
       // The socket first: it refuses to start when another daemon serves this home.
       const socket = new SocketServer({
         path: config.home.socketPath,
-        routes: apiRoutes(node, mesh),
+        routes: apiRoutes(node, mesh, () => daemon.#siteUrl),
         logger: logger.child('socket'),
         mapError: mapDomainError,
       })
@@ -87,11 +100,47 @@ export class Daemon {
       await mesh.start()
       daemon.#stack.push(() => mesh.stop())
       await mesh.syncOwnHead()
+      await daemon.#startSite(config.site)
     } catch (error) {
       await daemon.stop()
       throw error
     }
     return daemon
+  }
+
+  /**
+   * The site runs beside the mesh: when it cannot listen (a privileged port, a port in use) the
+   * node says why and keeps serving the mesh. Certificate trouble is retried by the site itself.
+   */
+  async #startSite(config: SiteConfig): Promise<void> {
+    const log = this.logger
+    this.site.on('certificate', ({ info, reason }) => log.info(`certificate ${reason}`, { ...info }))
+    this.site.on('certificate-error', ({ error, retryAt }) =>
+      log.warn(`could not get a certificate: ${error.message}`, {
+        code: error.code,
+        retryAt: new Date(retryAt).toISOString(),
+      }),
+    )
+    try {
+      await this.site.start()
+    } catch (error) {
+      log.error(`the site is not running: ${(error as Error).message}`)
+      return
+    }
+    this.#stack.push(() => this.site.stop())
+    this.#siteUrl = this.site.url
+    if (config.domain === undefined) {
+      log.info('site serving plain HTTP on this machine only (give --domain for a public HTTPS site)', {
+        url: this.site.url,
+      })
+    } else {
+      const port = this.site.addresses().https?.port
+      const siteUrl = `https://${config.domain}${port === undefined || port === 443 ? '' : `:${port}`}/`
+      this.#siteUrl = siteUrl
+      log.info('site started', { url: siteUrl })
+      // Followers find the site through the signed profile, and check the site against it.
+      await this.node.announceSite(siteUrl)
+    }
   }
 
   async stop(): Promise<void> {

@@ -52,6 +52,7 @@ const args = options({
   n: { type: 'string', default: '10' },
   posts: { type: 'string', default: '200' },
   rate: { type: 'string', default: '20' },
+  settle: { type: 'string' },
   // in-process Capsule only: MemoryRecords (default), a real SQLite Store per node written as the
   // app writes it (`store`), or the same store written after gossipsub has forwarded (`deferred`)
   records: { type: 'string', default: 'memory' },
@@ -60,6 +61,7 @@ const N = Number(args.n)
 const POSTS = Number(args.posts)
 const RATE = Number(args.rate)
 const WARMUP = 3
+const SETTLE_MS = Number(args.settle ?? (args.quick ? 2000 : 5000))
 const dials = topology(N)
 const gossipSettings: GossipSettings = args.system === 'bare-defaults' ? 'defaults' : 'tuned'
 
@@ -377,7 +379,8 @@ async function measure(system: System) {
   }
   const warm = await until(() => perSeq.get(WARMUP) === followers, 20_000)
   if (!warm) log(`warm-up incomplete: ${perSeq.get(WARMUP) ?? 0}/${followers} followers got it`)
-  await sleep(1000)
+  // Let start-up work end first (DHT provider records, the first sync with each new peer).
+  await sleep(SETTLE_MS)
   log(`posting ${POSTS} at ${RATE}/s to ${followers} followers`)
   const start = performance.now()
   for (let i = 0; i < POSTS; i++) {

@@ -51,12 +51,28 @@ export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
     this.setMaxListeners(100)
   }
 
+  /** Settles once peers were asked for this node's own latest records (see {@link signAfter}). */
+  #ownHeadKnown: Promise<unknown> = Promise.resolve()
+
+  /**
+   * Holds back signing until `ownHead` settles: a node restored from an old backup must learn
+   * the sequence numbers it already used before it signs the next one.
+   */
+  signAfter(ownHead: Promise<unknown>): void {
+    this.#ownHeadKnown = ownHead.catch((error: unknown) => {
+      this.logger.warn('could not ask peers for this node’s own records; signing anyway', {
+        error: String(error),
+      })
+    })
+  }
+
   get peerId(): string {
     return this.identity.peerId
   }
 
   /** Signs the next record of the owner's feed, stores it durably, then hands it to the mesh. */
   async publish(draft: RecordDraft): Promise<VerifiedRecord> {
+    await this.#ownHeadKnown
     const record = this.store.transaction(() => {
       const seq = this.store.records.highestSeq(this.peerId) + 1
       const signed = signRecord(draft, this.identity.signer, { seq, ts: Date.now() })

@@ -99,7 +99,8 @@ export class Daemon {
       daemon.#stack.push(() => socket.stop())
       await mesh.start()
       daemon.#stack.push(() => mesh.stop())
-      await mesh.syncOwnHead()
+      // Not awaited: the node is ready at once, and signing waits for the answer instead.
+      node.signAfter(mesh.syncOwnHead())
       await daemon.#startSite(config.site)
     } catch (error) {
       await daemon.stop()

@@ -140,20 +140,26 @@ export function decodeHeader(frame: Uint8Array): SyncHeader {
   return { ok: true, highest: value.highest, count: value.count }
 }
 
-/** Reads length-prefixed frames from a stream, each at most `maxFrameBytes`. */
+/**
+ * Reads length-prefixed frames from a stream, each at most `maxFrameBytes`. A read ends when
+ * `signal` aborts even if the stream's iterator does not: a peer that announces records, closes
+ * its side and sends nothing more left the iterator pending past the stream's abort.
+ */
 class FrameReader {
   readonly #frames: AsyncIterator<{ subarray(): Uint8Array }>
+  readonly #signal: AbortSignal | undefined
   bytes = 0
 
-  constructor(stream: Stream, maxFrameBytes: number) {
+  constructor(stream: Stream, maxFrameBytes: number, signal?: AbortSignal) {
     this.#frames = lp.decode(stream, { maxDataLength: maxFrameBytes })[Symbol.asyncIterator]()
+    this.#signal = signal
   }
 
   /** The next frame, or undefined when the remote closed its side cleanly. */
   async next(): Promise<Uint8Array | undefined> {
     let result: IteratorResult<{ subarray(): Uint8Array }>
     try {
-      result = await this.#frames.next()
+      result = await untilAborted(this.#frames.next(), this.#signal)
     } catch (error) {
       if (error instanceof SyncProtocolError) throw error
       const name = (error as Error).name
@@ -167,9 +173,21 @@ class FrameReader {
     return frame
   }
 
-  async release(): Promise<void> {
-    await this.#frames.return?.().catch(() => undefined)
+  /** Ends the iterator; not awaited, since it queues behind a read that may never finish. */
+  release(): void {
+    void this.#frames.return?.().catch(() => undefined)
   }
+}
+
+/** Settles like `work`, or rejects with the signal's reason once it aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 /** Aborts the stream when the deadline passes, so a stalled or endless peer cannot hold it. */
@@ -221,7 +239,7 @@ export type ServeOutcome =
  */
 export async function serveSync(stream: Stream, options: ServeSyncOptions): Promise<ServeOutcome> {
   const timer = deadline(stream, options.timeoutMs ?? SYNC_TIMEOUT_MS)
-  const reader = new FrameReader(stream, SYNC_MAX_FRAME_BYTES)
+  const reader = new FrameReader(stream, SYNC_MAX_FRAME_BYTES, timer.signal)
   const refuse = async (reason: SyncRefusal, message: string): Promise<ServeOutcome> => {
     await sendFrames(stream, [encodeHeader({ ok: false, error: reason, message })], timer.signal)
     await stream.close({ signal: timer.signal })
@@ -236,7 +254,7 @@ export async function serveSync(stream: Stream, options: ServeSyncOptions): Prom
         return await refuse('bad-request', 'the request is larger than the protocol allows')
       throw error
     } finally {
-      await reader.release()
+      reader.release()
     }
     if (frame === undefined) {
       // The requester hung up before asking (it stopped or gave up): nothing to answer.
@@ -310,7 +328,7 @@ async function exchange<T>(
   work: (reader: FrameReader, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const timer = deadline(stream, timeoutMs)
-  const reader = new FrameReader(stream, SYNC_MAX_FRAME_BYTES)
+  const reader = new FrameReader(stream, SYNC_MAX_FRAME_BYTES, timer.signal)
   try {
     return await work(reader, timer.signal)
   } catch (error) {
@@ -318,7 +336,7 @@ async function exchange<T>(
     return rethrowTimeout(error, timer.signal)
   } finally {
     timer.clear()
-    await reader.release()
+    reader.release()
   }
 }
 

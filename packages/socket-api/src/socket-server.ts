@@ -85,6 +85,17 @@ function sendJson(response: ServerResponse, status: number, value: unknown): voi
   response.end(body)
 }
 
+function parseTarget(target: string): { url: URL; segments: string[] } {
+  // Only the path and query matter; a target like "//x" would otherwise name a host.
+  const url = URL.parse(`http://capsule${target.startsWith('/') ? target : `/${target}`}`)
+  if (url === null) throw new ApiError('invalid-argument', 'the request path is not a valid URL path')
+  try {
+    return { url, segments: url.pathname.split('/').filter(Boolean).map(decodeURIComponent) }
+  } catch {
+    throw new ApiError('invalid-argument', 'the request path has a malformed %-escape')
+  }
+}
+
 /** Is a daemon answering on this socket? A refused or missing socket means no. */
 function socketIsLive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -141,11 +152,12 @@ export class SocketServer {
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://capsule')
-    const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent)
     const controller = new AbortController()
     response.once('close', () => controller.abort())
     try {
+      // Parsed inside the try: "//" or a bad %-escape must be a 400, not an unhandled rejection
+      // that takes the daemon down.
+      const { url, segments } = parseTarget(request.url ?? '/')
       const candidates = this.#config.routes.filter((route) => matchRoute(route, segments) !== undefined)
       if (candidates.length === 0) throw new ApiError('unknown-route', `no such route: ${url.pathname}`)
       const route = candidates.find((candidate) => candidate.method === request.method)

@@ -282,7 +282,7 @@ describe('requestRecords against arbitrary answers', () => {
     }
     await expect(
       (async () => {
-        await serveWith((stream) => stream.send(varint(2 ** 31)))
+        await serveWith((stream) => void stream.send(varint(2 ** 31)))
         return requestHeads(await open(), [author.author])
       })(),
     ).rejects.toMatchObject({ code: 'too-large' })

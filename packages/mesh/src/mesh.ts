@@ -181,6 +181,12 @@ const MAX_START_DIALS = 16
 const MAX_SYNC_PEERS = 6
 /** One sync round pulls at most this many pages (256 records each) from one peer per author. */
 const MAX_PAGES_PER_ROUND = 40
+/**
+ * After a peer refused a sync as rate-limited, ask it again this much later rather than at the
+ * next timer tick (a minute): its allowance refills within seconds, and a follower killed in the
+ * middle of a backfill otherwise waited the whole minute to resume.
+ */
+const RATE_LIMITED_RETRY_MS = 2_000
 /** Followed authors the timer tries to connect to, per tick. */
 const MAX_AUTHOR_REDIALS = 4
 /** Below this many connections, the timer redials remembered peers. */
@@ -207,6 +213,8 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   readonly #decoded = new WeakMap<Message, VerifiedRecord>()
   readonly #allowances = new Map<string, PeerAllowance>()
   readonly #peerQueues = new Map<string, Promise<unknown>>()
+  /** Peers with a sweep scheduled after a rate-limited refusal (one each). */
+  readonly #retries = new Set<string>()
   readonly #authorSyncs = new Map<string, { run: Promise<number>; again: boolean; from?: number }>()
   readonly #provided = new Map<string, 'pending' | 'done' | 'failed'>()
   #timer: NodeJS.Timeout | undefined
@@ -843,9 +851,19 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   #syncFailed(peerId: string, what: string, error: unknown): void {
     if (this.#life.signal.aborted) return
     const fields = { peerId, what, error: (error as Error).message }
-    if (error instanceof SyncRefusedError && error.reason === 'rate-limited')
+    if (error instanceof SyncRefusedError && error.reason === 'rate-limited') {
       this.#log.info('sync deferred', fields)
-    else this.#log.warn('sync with a peer failed', fields)
+      this.#retryLater(peerId)
+    } else this.#log.warn('sync with a peer failed', fields)
+  }
+
+  #retryLater(peerId: string): void {
+    if (this.#retries.has(peerId)) return
+    this.#retries.add(peerId)
+    setTimeout(() => {
+      this.#retries.delete(peerId)
+      if (this.#node !== undefined && !this.#life.signal.aborted) void this.#sweep(peerId)
+    }, RATE_LIMITED_RETRY_MS).unref()
   }
 
   /**

@@ -6,7 +6,7 @@
 //   npm run bench -- --cpu-prof       also write CPU profiles of the daemons to bench/results/profiles
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -63,9 +63,30 @@ const started = Date.now()
 const loadBefore = loadavg()[0]!
 const wanted = (name: string) => only === undefined || only.includes(name)
 
+/** CPU time /proc/stat counts as busy and in total, all cores together. */
+function cpuTimes(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = fields.reduce((sum, value) => sum + value, 0)
+  const idle = fields[3]! + fields[4]! // idle + iowait
+  return { busy: total - idle, total }
+}
+
+/**
+ * Cores kept busy by others: sampled for 2 s while no benchmark runs (the load average would
+ * count the benchmark's own processes of the minute before).
+ */
+async function background(): Promise<number> {
+  const a = cpuTimes()
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const b = cpuTimes()
+  return Number((((b.busy - a.busy) / (b.total - a.total)) * cpus().length).toFixed(2))
+}
+const busy: Record<string, number> = {}
+
 async function step(name: string, work: () => Promise<void>): Promise<void> {
   if (!wanted(name)) return
-  process.stderr.write(`\n== ${name} (load ${loadavg()[0]!.toFixed(2)})\n`)
+  busy[name] = await background()
+  process.stderr.write(`\n== ${name} (other processes keep ${busy[name]} of ${cpus().length} cores busy)\n`)
   try {
     await work()
   } catch (error) {
@@ -300,6 +321,8 @@ const run_ = {
   commit,
   load_before: Number(loadBefore.toFixed(2)),
   load_after: Number(loadAfter.toFixed(2)),
+  /** Cores busy with other work just before each benchmark (see background()). */
+  background_cores_busy: busy,
   machine: {
     nproc: cpus().length,
     cpu: cpuModel,
@@ -310,7 +333,8 @@ const run_ = {
 }
 process.stdout.write(
   `\nCapsule benchmarks (${quick ? 'quick' : 'full'}), ${run_.date}, ${run_.machine.nproc} x ${cpuModel}, ` +
-    `Node ${process.version}, load ${run_.load_before} -> ${run_.load_after}, ${run_.seconds} s\n\n`,
+    `Node ${process.version}, load ${run_.load_before} -> ${run_.load_after}, ${run_.seconds} s\n` +
+    `cores busy with other work before each benchmark: ${JSON.stringify(busy)}\n\n`,
 )
 process.stdout.write(`${print(table[0]!)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`)
 for (const row of table.slice(1)) process.stdout.write(`${print(row)}\n`)

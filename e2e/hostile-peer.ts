@@ -83,7 +83,7 @@ export class HostilePeer {
 }
 
 /** Re-encodes a signed record with payload fields replaced, keeping the old signature. */
-function relabel(bytes: Uint8Array, fields: Record<string, unknown>): Uint8Array {
+export function relabel(bytes: Uint8Array, fields: Record<string, unknown>): Uint8Array {
   const outer = dagCbor.decode(bytes) as { payload: Uint8Array; sig: Uint8Array }
   const payload = dagCbor.decode(outer.payload) as Record<string, unknown>
   return dagCbor.encode({ payload: dagCbor.encode({ ...payload, ...fields }), sig: outer.sig })

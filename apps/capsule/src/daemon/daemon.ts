@@ -130,11 +130,8 @@ export class Daemon {
     }
     this.#stack.push(() => this.site.stop())
     this.#siteUrl = this.site.url
-    if (config.domain === undefined) {
-      log.info('site serving plain HTTP on this machine only (give --domain for a public HTTPS site)', {
-        url: this.site.url,
-      })
-    } else {
+    // Without a domain the site itself says it serves plain HTTP; with one, announce it.
+    if (config.domain !== undefined) {
       const port = this.site.addresses().https?.port
       const siteUrl = `https://${config.domain}${port === undefined || port === 443 ? '' : `:${port}`}/`
       this.#siteUrl = siteUrl

@@ -47,6 +47,15 @@ const EXPLAINED = [
   NativeAddonError,
 ]
 
+/** File-system failures a person can act on (the home on a full or read-only disk...). */
+const FILE_SYSTEM: Record<string, string> = {
+  EROFS: 'is on a read-only file system: remount it read-write or choose another --home',
+  ENOSPC: 'cannot be written: the disk is full; free some space',
+  EDQUOT: 'cannot be written: the disk quota is used up; free some space',
+  EACCES: 'is not accessible to this user: check its owner and mode',
+  EPERM: 'may not be changed by this user: check its owner',
+}
+
 /** Prints an error the way a person can act on it and returns the process exit code. */
 export function reportError(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
@@ -60,6 +69,12 @@ export function reportError(error: unknown): number {
   }
   if (EXPLAINED.some((kind) => error instanceof kind)) {
     process.stderr.write(`capsule: ${(error as Error).message}\n`)
+    return 1
+  }
+  const { code, path } = (error ?? {}) as NodeJS.ErrnoException
+  const why = code === undefined ? undefined : FILE_SYSTEM[code]
+  if (why !== undefined) {
+    process.stderr.write(`capsule: ${path ?? 'a file of the node'} ${why} [${code}]\n`)
     return 1
   }
   process.stderr.write(

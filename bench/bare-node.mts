@@ -105,7 +105,16 @@ export async function startBareNode(
     meshPeers: () =>
       (pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(TOPIC).length,
     async dial(addresses) {
-      await Promise.all(addresses.map((address) => node.dial(multiaddr(address))))
+      // A handshake can time out when the machine is busy starting many nodes: try again.
+      const dialOne = async (address: string, attempts = 3): Promise<void> => {
+        try {
+          await node.dial(multiaddr(address))
+        } catch (error) {
+          if (attempts <= 1) throw error
+          await dialOne(address, attempts - 1)
+        }
+      }
+      await Promise.all(addresses.map((address) => dialOne(address)))
     },
     async publish(seq) {
       if (privateKey === undefined) throw new Error('only the author publishes')
@@ -143,11 +152,12 @@ export type FromChild =
   | { op: 'dialed' }
   | { op: 'mesh'; peers: number }
   | { op: 'got'; seq: number; ms: number }
+  | { op: 'error'; message: string }
 
 if (import.meta.main && process.send) {
   const send = (message: FromChild) => process.send?.(message)
   let bare: BareNode | undefined
-  process.on('message', async (message: ToChild) => {
+  const handle = async (message: ToChild) => {
     if (message.op === 'start') {
       bare = await startBareNode(
         Buffer.from(message.publicKey, 'base64'),
@@ -168,6 +178,9 @@ if (import.meta.main && process.send) {
       await bare?.stop()
       process.exit(0)
     }
+  }
+  process.on('message', (message: ToChild) => {
+    handle(message).catch((error: Error) => send({ op: 'error', message: `${message.op}: ${error.message}` }))
   })
   process.on('disconnect', () => process.exit(0))
 }

@@ -240,8 +240,8 @@ async function capsuleProcesses(): Promise<System> {
     await poll(
       async () => ((await daemon.status()).peers >= degree[i]! ? true : undefined),
       30_000,
-      `node ${i} connected`,
-    )
+      `node ${i} connected to its ${degree[i]} neighbours`,
+    ).catch((error: Error) => log(`${error.message}; going on (gossip and sync may still reach it)`))
   await sleep(500)
   return system
 }
@@ -299,20 +299,31 @@ async function bareProcesses(): Promise<System> {
       )
     },
   }
+  /** The child's next answer `op`; rejects when it reports an error, exits or takes over 60 s. */
   const reply = (child: ChildProcess, op: FromChild['op']) =>
-    new Promise<FromChild>((resolve) => {
-      const listener = (message: FromChild) => {
-        if (message.op !== op) return
+    new Promise<FromChild>((resolve, reject) => {
+      const done = (error?: Error, message?: FromChild) => {
+        clearTimeout(timer)
         child.off('message', listener)
-        resolve(message)
+        child.off('exit', exited)
+        if (error) reject(error)
+        else resolve(message!)
       }
+      const listener = (message: FromChild) => {
+        if (message.op === 'error') done(new Error(`a bare node failed: ${message.message}`))
+        else if (message.op === op) done(undefined, message)
+      }
+      const exited = (code: number | null) => done(new Error(`a bare node exited (${code}) before '${op}'`))
+      const timer = setTimeout(() => done(new Error(`a bare node did not answer '${op}' in 60 s`)), 60_000)
       child.on('message', listener)
+      child.on('exit', exited)
     })
   for (let i = 0; i < N; i++) {
     const child = fork(join(import.meta.dirname, 'bare-node.mts'), [], { stdio: 'inherit' })
     children.push(child)
     child.on('message', (message: FromChild) => {
       if (message.op === 'got') system.delivered(i, message.seq, message.ms)
+      else if (message.op === 'error') log(`bare node ${i}: ${message.message}`)
     })
     const ready = reply(child, 'ready')
     child.send({

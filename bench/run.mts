@@ -343,9 +343,12 @@ const output = { ...results, ratios, details, run: run_ }
 const dir = join(here, 'results')
 mkdirSync(dir, { recursive: true })
 const json = `${JSON.stringify(output, null, 2)}\n`
-writeFileSync(join(dir, 'latest.json'), json)
-writeFileSync(join(dir, `${run_.date.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`), json)
+// A partial run (--only) leaves latest.json as it was.
+const name = `${run_.date.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}${only ? '-partial' : ''}.json`
+writeFileSync(join(dir, name), json)
+if (!only) writeFileSync(join(dir, 'latest.json'), json)
+const written = only ? name : 'latest.json'
 process.stdout.write(
-  `\nwrote bench/results/latest.json${failures.length ? `; FAILED: ${failures.join(', ')}` : ''}\n`,
+  `\nwrote bench/results/${written}${failures.length ? `; FAILED: ${failures.join(', ')}` : ''}\n`,
 )
 process.exit(failures.length > 0 ? 1 : 0)

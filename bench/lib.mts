@@ -203,6 +203,8 @@ export class Daemon {
   readonly client: SocketClient
   multiaddrs: string[] = []
   peerId = ''
+  /** The site's URL (plain HTTP on 127.0.0.1), with a trailing slash. */
+  siteUrl = ''
   /** ms from spawn to the "ready" log line. */
   startMs = 0
 
@@ -227,7 +229,17 @@ export class Daemon {
     entry = capsuleBin,
   ): Promise<Daemon> {
     const t0 = performance.now()
-    const args = ['--home', home, 'up', '--listen', '/ip4/127.0.0.1/tcp/0', '--private-network']
+    // Port 0 for the site too: many daemons share 127.0.0.1.
+    const args = [
+      '--home',
+      home,
+      'up',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--private-network',
+      '--http-port',
+      '0',
+    ]
     for (const address of join) args.push('--join', address)
     const child = spawn(process.execPath, [...nodeFlags, ...flags, entry, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -248,7 +260,8 @@ export class Daemon {
     const line = await Promise.race([ready, exited])
     daemon.startMs = performance.now() - t0
     daemon.peerId = /peerId=(\S+)/.exec(line)?.[1] ?? ''
-    daemon.multiaddrs = JSON.parse(/multiaddrs=(\[.*\])/.exec(line)?.[1] ?? '[]') as string[]
+    daemon.multiaddrs = JSON.parse(/multiaddrs=(\[[^\]]*\])/.exec(line)?.[1] ?? '[]') as string[]
+    daemon.siteUrl = / site=(\S+)/.exec(line)?.[1] ?? ''
     return daemon
   }
 

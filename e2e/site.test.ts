@@ -127,6 +127,26 @@ describe('the HTTPS site, with a certificate from a real ACME server (pebble)', 
     )
   })
 
+  it('backfills from the site when the mesh cannot reach the author', async () => {
+    const alice = (await okJson<{ peerId: string }>(home, ['id'])).peerId
+    const before = (await okJson<{ records: { id: string }[] }>(home, ['feed', '--limit', '500'])).records
+    // A follower that knows no peer, told by the site to dial the author at an address where nobody listens.
+    await daemons.find((daemon) => daemon.home === home && daemon.child.exitCode === null)!.stop()
+    const a = await up(home, [...siteArgs(), '--announce', '/ip4/127.0.0.1/tcp/9'])
+    await a.waitForLine((line) => line.includes('certificate stored'))
+    const lonely = tempHome('site-lonely')
+    await up(lonely, ['--http-port', '0', '--dns-server', pebble.dnsServer])
+    const followed = await okJson<{ author: string; authorReached: boolean; stored: number }>(
+      lonely,
+      ['follow', `https://${DOMAIN}:${httpsPort}`],
+      { env },
+    )
+    expect(followed).toMatchObject({ author: alice, authorReached: false })
+    expect(followed.stored).toBeGreaterThanOrEqual(before.length)
+    const feed = await okJson<{ records: { id: string }[] }>(lonely, ['feed', '--limit', '500'])
+    expect(feed.records.map((record) => record.id).sort()).toEqual(before.map((record) => record.id).sort())
+  })
+
   it('names the reason in plain words when the CA cannot reach the node, and keeps the mesh running', async () => {
     const home = tempHome('site-c')
     await pebble.addA('capsule-c.test', ['127.0.0.3'])

@@ -69,6 +69,8 @@ const gossipSettings: GossipSettings = args.system === 'bare-defaults' ? 'defaul
 interface System {
   /** The author publishes post number `seq` (1-based, warm-up posts included). */
   post(seq: number): void
+  /** Resolves once the author has acknowledged every post so far (only the daemons lag). */
+  posted?: () => Promise<void>
   /** Set by the driver: follower `index` holds post `seq`, `ms` after it was posted. */
   delivered: (index: number, seq: number, ms: number) => void
   /** Posts the author never acknowledged (its API failed): left out of every figure. */
@@ -208,14 +210,27 @@ async function capsuleProcesses(): Promise<System> {
     )} ms)`,
   )
   const tails = new AbortController()
+  const acks: Promise<void>[] = []
+  const ackMs: number[] = []
   const system: System = {
     delivered: () => {},
     failed: new Set(),
     post(seq) {
-      daemons[0]!.request('/v1/posts', { text: `post ${seq}` }).catch((error: Error) => {
-        system.failed.add(seq)
-        log(`post ${seq} failed: ${error.message}`)
-      })
+      const t0 = performance.now()
+      acks.push(
+        daemons[0]!.request('/v1/posts', { text: `post ${seq}` }).then(
+          () => {
+            ackMs.push(performance.now() - t0)
+          },
+          (error: Error) => {
+            system.failed.add(seq)
+            log(`post ${seq} failed: ${error.message}`)
+          },
+        ),
+      )
+    },
+    posted: async () => {
+      await Promise.all(acks)
     },
     details: () => {
       // What the daemons warned about, by message (a lost record usually shows up here).
@@ -232,7 +247,14 @@ async function capsuleProcesses(): Promise<System> {
         ),
         0,
       )
-      return { start_ms_median: startMs, failed_posts: system.failed.size, warnings }
+      return {
+        start_ms_median: startMs,
+        failed_posts: system.failed.size,
+        // The author's API round trip for a post: above 50 ms it falls behind the rate.
+        post_ack_p50_ms: round(percentile(ackMs, 50)),
+        post_ack_max_ms: round(Math.max(...ackMs)),
+        warnings,
+      }
     },
     async stop() {
       tails.abort()
@@ -419,6 +441,8 @@ async function measure(system: System) {
     system.post(WARMUP + 1 + i)
   }
   const expected = () => (POSTS - [...system.failed].filter((seq) => seq > WARMUP).length) * followers
+  // Lost means not delivered 10 s after the author acknowledged the last post.
+  await system.posted?.()
   await until(() => latencies.length >= expected(), 10_000)
   return {
     p50_ms: round(percentile(latencies, 50)),
@@ -426,7 +450,21 @@ async function measure(system: System) {
     p99_ms: round(percentile(latencies, 99)),
     max_ms: round(Math.max(...latencies)),
     delivered_ratio: round(latencies.length / expected(), 4),
+    // Where deliveries were missing: followers (by index) and how many posts each lacked.
+    missing: missingByFollower(seen, followers, system.failed),
   }
+}
+
+function missingByFollower(
+  seen: Set<string>,
+  followers: number,
+  failed: Set<number>,
+): Record<string, number> {
+  const missing: Record<string, number> = {}
+  for (let index = 1; index <= followers; index++)
+    for (let seq = WARMUP + 1; seq <= WARMUP + POSTS; seq++)
+      if (!failed.has(seq) && !seen.has(`${index}:${seq}`)) missing[index] = (missing[index] ?? 0) + 1
+  return missing
 }
 
 const build = {
@@ -437,8 +475,8 @@ const build = {
 if (build === undefined) throw new Error(`unknown --system ${args.system} or --mode ${args.mode}`)
 log(`propagation: ${args.system}, ${args.mode}, N = ${N}, degrees ${degrees(dials).join(' ')}`)
 const system = await build()
-const figures = await measure(system)
-const details = system.details()
+const { missing, ...figures } = await measure(system)
+const details = { ...system.details(), ...(Object.keys(missing).length > 0 ? { missing } : {}) }
 await system.stop()
 log(
   `${args.system} ${args.mode} N=${N}: p50 ${figures.p50_ms} p99 ${figures.p99_ms} ms, delivered ${figures.delivered_ratio}`,

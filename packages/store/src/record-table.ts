@@ -18,10 +18,8 @@ function targetOf(body: RecordBody): string | null {
   return null
 }
 
-/** A stored record was verified when it arrived; decoding again also guards against a tampered file. */
-function fromRow(row: RecordRow): VerifiedRecord {
-  return decodeRecord(row.bytes, { now: Number.POSITIVE_INFINITY })
-}
+/** Decoded records kept in memory: pages and the site read the same newest records again and again. */
+const DECODED_CACHE_LIMIT = 4096
 
 function encodeCursor(record: VerifiedRecord): string {
   return `${record.body.ts}.${record.id}`
@@ -41,6 +39,7 @@ function decodeCursor(cursor: string): { ts: number; id: string } {
  */
 export class RecordTable {
   readonly #db: SqliteDatabase
+  readonly #decoded = new Map<string, VerifiedRecord>()
   readonly #insert
   readonly #exists
   readonly #tombstoneFor
@@ -132,9 +131,25 @@ export class RecordTable {
     return deletedBy === undefined
   }
 
+  /**
+   * A stored record was verified when it arrived; decoding it again also guards against a
+   * tampered file. A record never changes under its id (a deleted one is no longer selected), so
+   * the decoded form is cached, bounded, oldest evicted first.
+   */
+  #fromRow(row: RecordRow): VerifiedRecord {
+    let record = this.#decoded.get(row.id)
+    if (record === undefined) {
+      record = decodeRecord(row.bytes, { now: Number.POSITIVE_INFINITY })
+      if (this.#decoded.size >= DECODED_CACHE_LIMIT)
+        this.#decoded.delete(this.#decoded.keys().next().value as string)
+      this.#decoded.set(row.id, record)
+    }
+    return record
+  }
+
   get(id: string): VerifiedRecord | undefined {
     const row = this.#get.get(id) as RecordRow | undefined
-    return row && fromRow(row)
+    return row && this.#fromRow(row)
   }
 
   /** An author's records with a sequence number above `afterSeq`, oldest first: what sync serves. */
@@ -166,7 +181,7 @@ export class RecordTable {
       beforeId: cursor?.id ?? null,
       limit: limit + 1,
     }) as RecordRow[]
-    const records = rows.slice(0, limit).map(fromRow)
+    const records = rows.slice(0, limit).map((row) => this.#fromRow(row))
     const last = records.at(-1)
     return rows.length > limit && last ? { records, next: encodeCursor(last) } : { records }
   }
@@ -174,7 +189,7 @@ export class RecordTable {
   /** The author's newest profile record, if any reached this node. */
   latestProfile(author: string): VerifiedRecord<ProfileBody> | undefined {
     const row = this.#latestProfile.get(author) as RecordRow | undefined
-    return row && (fromRow(row) as VerifiedRecord<ProfileBody>)
+    return row && (this.#fromRow(row) as VerifiedRecord<ProfileBody>)
   }
 
   count(): number {

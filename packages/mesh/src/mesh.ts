@@ -191,8 +191,12 @@ const RATE_LIMITED_RETRY_MS = 2_000
 const MAX_AUTHOR_REDIALS = 4
 /** Below this many connections, the timer redials remembered peers. */
 const MIN_CONNECTIONS = 4
-/** Serving allowance per peer: 32 requests at once, then 4/s; 2048 records at once, then 512/s. */
-const ALLOWANCE = { requests: [32, 4], records: [2048, 512] } as const
+/**
+ * Serving allowance per peer: 32 requests at once, then 4/s; 16384 records at once, then 4096/s.
+ * Serving a record is a SQLite read with no crypto, and an answer is capped at 1 MiB, so this
+ * lets a new follower take a 10,000-record feed in one burst (512/s made it wait 16 s).
+ */
+const ALLOWANCE = { requests: [32, 4], records: [16384, 4096] } as const
 const MAX_ALLOWANCES = 1024
 
 /** The part of kad-dht's routing table the mesh watches. */

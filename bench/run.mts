@@ -56,6 +56,20 @@ async function run(step: Step): Promise<Json> {
   return JSON.parse(line.slice('RESULT '.length)) as Json
 }
 
+/** The commit the run started from (others may commit, and rebuild, while it runs). */
+function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: here,
+      encoding: 'utf8',
+    })
+    return dirty.trim() === '' ? head : `${head}-dirty`
+  } catch {
+    return 'unknown'
+  }
+}
+const commit = gitCommit()
 const results: Json = {}
 const details: Json = {}
 const failures: string[] = []
@@ -308,12 +322,6 @@ const table = [
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
 const print = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
 const cpuModel = cpus()[0]?.model ?? 'unknown'
-let commit = ''
-try {
-  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim()
-} catch {
-  commit = 'unknown'
-}
 const run_ = {
   date: new Date(started).toISOString(),
   quick,

@@ -1,15 +1,10 @@
 import { authorTopic, createSigner, type Signer, signRecord } from '@capsule/core'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
 import type { Stream } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { type PlainNode, startPlainNode } from './plain-node.js'
 
 const SYNC = '/capsule/sync/1.0.0'
 
@@ -28,7 +23,7 @@ export class Mallory {
   #streams = new Set<Stream>()
 
   private constructor(
-    readonly node: Libp2p<{ pubsub: GossipSub; identify: ReturnType<ReturnType<typeof identify>> }>,
+    readonly node: PlainNode,
     signer: Signer,
   ) {
     this.signer = signer
@@ -36,18 +31,8 @@ export class Mallory {
 
   static async start(): Promise<Mallory> {
     const privateKey = await generateKeyPair('Ed25519')
-    const node = await createLibp2p({
-      privateKey,
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: {
-        identify: identify(),
-        pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true }),
-      },
-    })
-    const mallory = new Mallory(node as never, createSigner(privateKey))
+    const node = await startPlainNode(privateKey)
+    const mallory = new Mallory(node, createSigner(privateKey))
     await node.handle(SYNC, (stream) => mallory.#answer(stream), { runOnLimitedConnection: true })
     node.services.pubsub.subscribe(authorTopic(mallory.signer.author))
     return mallory

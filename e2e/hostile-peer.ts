@@ -1,35 +1,19 @@
 import { authorTopic, createSigner, MAX_RECORD_BYTES, signRecord } from '@capsule/core'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { type PlainNode, startPlainNode } from './plain-node.js'
 
 /**
  * A plain js-libp2p gossipsub node, with no Capsule code on its receive or send path, that
  * publishes records no honest node would accept.
  */
 export class HostilePeer {
-  private constructor(
-    readonly node: Libp2p<{ pubsub: GossipSub; identify: ReturnType<ReturnType<typeof identify>> }>,
-  ) {}
+  private constructor(readonly node: PlainNode) {}
 
   static async start(): Promise<HostilePeer> {
-    const node = await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: {
-        identify: identify(),
-        pubsub: gossipsub({ globalSignaturePolicy: 'StrictNoSign', allowPublishToZeroTopicPeers: true }),
-      },
-    })
-    return new HostilePeer(node as never)
+    const node = await startPlainNode()
+    return new HostilePeer(node)
   }
 
   async connect(address: string): Promise<void> {

@@ -83,6 +83,16 @@ export function rssMB(pid = process.pid): number {
 
 export const load1 = () => round(loadavg()[0]!, 2)
 
+/** CPU time (user + system) a process has used so far, in ms (from /proc; clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return 0
+  }
+}
+
 /** A scratch folder removed when the process exits. */
 export function scratch(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `capsule-bench-${label}-`))

@@ -29,6 +29,7 @@ import {
 } from './bare-node.mts'
 import {
   countingLogger,
+  cpuMs,
   Daemon,
   degrees,
   emit,
@@ -71,6 +72,8 @@ interface System {
   post(seq: number): void
   /** Resolves once the author has acknowledged every post so far (only the daemons lag). */
   posted?: () => Promise<void>
+  /** The node processes (processes mode), to count the CPU they use while the posts flow. */
+  pids?: () => number[]
   /** Set by the driver: follower `index` holds post `seq`, `ms` after it was posted. */
   delivered: (index: number, seq: number, ms: number) => void
   /** Posts the author never acknowledged (its API failed): left out of every figure. */
@@ -232,6 +235,7 @@ async function capsuleProcesses(): Promise<System> {
     posted: async () => {
       await Promise.all(acks)
     },
+    pids: () => daemons.map((daemon) => daemon.pid),
     details: () => {
       // What the daemons warned about, by message (a lost record usually shows up here).
       const warnings: Record<string, number> = {}
@@ -328,6 +332,7 @@ async function bareProcesses(): Promise<System> {
     post(seq) {
       children[0]!.send({ op: 'publish', seq } satisfies ToChild)
     },
+    pids: () => children.map((child) => child.pid!),
     details: () => ({}),
     async stop() {
       await Promise.all(
@@ -433,6 +438,8 @@ async function measure(system: System) {
   // Let start-up work end first (DHT provider records, the first sync with each new peer).
   await sleep(SETTLE_MS)
   log(`posting ${POSTS} at ${RATE}/s to ${followers} followers`)
+  const pids = system.pids?.() ?? []
+  const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
   const start = performance.now()
   for (let i = 0; i < POSTS; i++) {
     const due = start + (i * 1000) / RATE
@@ -444,7 +451,11 @@ async function measure(system: System) {
   // Lost means not delivered 10 s after the author acknowledged the last post.
   await system.posted?.()
   await until(() => latencies.length >= expected(), 10_000)
+  const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpuBefore
   return {
+    // CPU all node processes used from the first post to the end, per record delivered to a
+    // follower: what carrying one record one hop costs, all nodes together (processes mode only).
+    cpuMsPerDelivery: pids.length > 0 ? round(cpu / latencies.length, 2) : undefined,
     p50_ms: round(percentile(latencies, 50)),
     p95_ms: round(percentile(latencies, 95)),
     p99_ms: round(percentile(latencies, 99)),
@@ -475,8 +486,12 @@ const build = {
 if (build === undefined) throw new Error(`unknown --system ${args.system} or --mode ${args.mode}`)
 log(`propagation: ${args.system}, ${args.mode}, N = ${N}, degrees ${degrees(dials).join(' ')}`)
 const system = await build()
-const { missing, ...figures } = await measure(system)
-const details = { ...system.details(), ...(Object.keys(missing).length > 0 ? { missing } : {}) }
+const { missing, cpuMsPerDelivery, ...figures } = await measure(system)
+const details = {
+  ...system.details(),
+  ...(cpuMsPerDelivery === undefined ? {} : { cpu_ms_per_delivery: cpuMsPerDelivery }),
+  ...(Object.keys(missing).length > 0 ? { missing } : {}),
+}
 await system.stop()
 log(
   `${args.system} ${args.mode} N=${N}: p50 ${figures.p50_ms} p99 ${figures.p99_ms} ms, delivered ${figures.delivered_ratio}`,

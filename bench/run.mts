@@ -152,8 +152,8 @@ await step('propagation', async () => {
       n,
       mode,
       capsule: capsule.details,
-      baseline: { ...bare, details: undefined },
-      ...(defaults ? { baseline_gossipsub_defaults: { ...defaults, details: undefined } } : {}),
+      baseline: bare,
+      ...(defaults ? { baseline_gossipsub_defaults: defaults } : {}),
     })
   }
   results.propagation = rows

@@ -179,15 +179,21 @@ log(
   `idle RSS: capsule ${idle.toFixed(1)} MB, bare ${bareIdle.toFixed(1)} MB; with 20 peers ${peers20.toFixed(1)} / ${bare20.toFixed(1)} MB`,
 )
 
-// What the fixes proposed in docs/PERFORMANCE.md would give: the CLI bundled into one file (as
-// the single executable has it), and a smaller V8 young generation.
-const bundle = await bundleCli()
-const bundleStartMs = await startTimes(bundle)
-const bundleIdle = await idleRss([], bundle)
-const semiSpaceIdle = await idleRss([SEMI_SPACE])
-log(
-  `bundle: start ${Math.round(bundleStartMs)} ms, idle ${bundleIdle.toFixed(1)} MB; ${SEMI_SPACE}: idle ${semiSpaceIdle.toFixed(1)} MB`,
-)
+// Full run only, what the fixes proposed in docs/PERFORMANCE.md would give: the CLI bundled into
+// one file (as the single executable has it), and a smaller V8 young generation.
+let fixes = {}
+if (!args.quick) {
+  const bundle = await bundleCli()
+  const bundleStartMs = await startTimes(bundle)
+  const bundleIdle = await idleRss([], bundle)
+  const semiSpaceIdle = await idleRss([SEMI_SPACE])
+  log(
+    `bundle: start ${Math.round(bundleStartMs)} ms, idle ${bundleIdle.toFixed(1)} MB; ${SEMI_SPACE}: idle ${semiSpaceIdle.toFixed(1)} MB`,
+  )
+  fixes = {
+    ...fixes,
+  }
+}
 
 const big = await after100k()
 emit({
@@ -198,9 +204,7 @@ emit({
   baseline_rss_idle_mb: round(bareIdle),
   details: {
     baseline_start_ms: Math.round(bare.startMs),
-    bundle_start_ms: Math.round(bundleStartMs),
-    bundle_rss_idle_mb: round(bundleIdle),
-    semi_space_4_rss_idle_mb: round(semiSpaceIdle),
+    ...fixes,
     baseline_rss_20_peers_mb: round(bare20),
     peers_connected: with20.peers,
     peer_redials: with20.redials,

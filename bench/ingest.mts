@@ -1,7 +1,7 @@
 // Ingest through the sync path: one follower (createMesh + a real Store, wired as the app wires
 // them) dials K Capsule nodes in another process, each the author of 2,000 records, and pulls
-// them all over the sync protocol (each record checked with decodeRecord, stored in one SQLite
-// transaction per page). 2,000 per source keeps each within its serving allowance (2,048 records
+// them all over the sync protocol (each record parsed on the main thread, its signature checked
+// in the app's worker pool, stored in one SQLite transaction per page). 2,000 per source keeps each within its serving allowance (2,048 records
 // at once), so the figure is the follower's, not the sources' rate limit.
 // Baselines in the same run, on this process's one core: Ed25519 verify-only (node:crypto) and
 // insert-only (better-sqlite3, WAL, synchronous=FULL like the store, 256 rows per transaction).
@@ -12,7 +12,7 @@ import { once } from 'node:events'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { decodeRecord } from '@capsule/core'
+import { createSignaturePool, decodeRecord } from '@capsule/core'
 import { createMesh, MemoryPeers } from '@capsule/mesh'
 import { Store } from '@capsule/store'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -31,6 +31,7 @@ async function throughSync() {
   const source = await startSource('capsule', AUTHORS, PER_AUTHOR)
   const store = Store.open(join(dir, 'follower.db'))
   const logger = countingLogger()
+  const signatures = createSignaturePool()
   const mesh = createMesh(
     {
       privateKey: await generateKeyPair('Ed25519'),
@@ -45,6 +46,7 @@ async function throughSync() {
       },
       peers: new MemoryPeers(),
       logger,
+      verifySignatures: (checks) => signatures.verify(checks),
     },
   )
   await mesh.start()
@@ -66,6 +68,7 @@ async function throughSync() {
   clearTimeout(timeout)
   const used = process.cpuUsage(cpu)
   await mesh.stop()
+  await signatures.close()
   store.close()
   await source.stop()
   const seconds = (lastAt - t0) / 1000

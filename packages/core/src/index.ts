@@ -7,10 +7,15 @@ export {
   createSigner,
   type DecodeOptions,
   decodeRecord,
+  ParsedRecord,
+  parseRecord,
   SIGNING_DOMAIN,
+  type SignatureCheck,
   type Signer,
   signRecord,
+  verifySignature,
 } from './record.js'
 export { parseRecordId, recordCid, recordId } from './record-id.js'
+export { createSignaturePool, type SignatureVerifier } from './signature-pool.js'
 export { authorTopic, topicAuthor } from './topics.js'
 export type * from './types.js'

@@ -26,6 +26,21 @@ export interface DecodeOptions {
   now?: number
 }
 
+/** One Ed25519 check: the author's raw 32-byte public key, the signed input, the signature. */
+export interface SignatureCheck {
+  publicKey: Uint8Array
+  message: Uint8Array
+  signature: Uint8Array
+}
+
+/** A signature check of a record being parsed, and what to refuse if it (or its timestamp) fails. */
+interface DeferredCheck {
+  signature: SignatureCheck
+  ts: number
+  /** Whether it is the embedded original's: its failures are the reshare's `bad-embed`. */
+  embedded: boolean
+}
+
 function signingInput(payload: Uint8Array): Uint8Array {
   const input = new Uint8Array(SIGNING_DOMAIN.length + payload.length)
   input.set(SIGNING_DOMAIN)
@@ -98,7 +113,7 @@ function decodeCbor(bytes: Uint8Array, what: string): unknown {
   return value
 }
 
-function decodeBody(payload: Record<string, unknown>, options: DecodeOptions, depth: number): RecordBody {
+function decodeBody(payload: Record<string, unknown>, checks: DeferredCheck[], depth: number): RecordBody {
   if (payload.v !== RECORD_VERSION)
     fail('bad-version', `record version ${describe(payload.v).slice(0, 40)} is not supported`)
   const header = {
@@ -126,7 +141,7 @@ function decodeBody(payload: Record<string, unknown>, options: DecodeOptions, de
       if (depth > 0) fail('bad-embed', 'a reshare cannot embed another reshare')
       let original: VerifiedRecord
       try {
-        original = decodeAt(payload.original, options, depth + 1)
+        original = parseAt(payload.original, checks, depth + 1)
       } catch (error) {
         if (error instanceof InvalidRecordError) fail('bad-embed', `embedded original: ${error.message}`)
         throw error
@@ -160,7 +175,7 @@ function decodeBody(payload: Record<string, unknown>, options: DecodeOptions, de
   }
 }
 
-function decodeAt(bytes: Uint8Array, options: DecodeOptions, depth: number): VerifiedRecord {
+function parseAt(bytes: Uint8Array, checks: DeferredCheck[], depth: number): VerifiedRecord {
   if (!(bytes instanceof Uint8Array)) fail('malformed', 'a record must be bytes')
   if (bytes.length > MAX_RECORD_BYTES)
     fail('too-large', `record is ${bytes.length} bytes; the limit is ${MAX_RECORD_BYTES}`)
@@ -173,14 +188,79 @@ function decodeAt(bytes: Uint8Array, options: DecodeOptions, depth: number): Ver
   }
   const payload = decodeCbor(payloadBytes, 'payload')
   if (!isPlainObject(payload)) fail('malformed', 'a payload must be a map')
-  const body = decodeBody(payload, options, depth)
-  if (!ed25519Verify(authorPublicKey(body.author), signingInput(payloadBytes), sig)) {
-    fail('bad-signature', 'the signature does not match the author and payload')
-  }
-  const now = options.now ?? Date.now()
-  if (body.ts > now + MAX_CLOCK_SKEW_MS)
-    fail('future-timestamp', 'the record is dated more than 10 minutes ahead')
+  const body = decodeBody(payload, checks, depth)
+  checks.push({
+    signature: {
+      publicKey: authorPublicKey(body.author),
+      message: signingInput(payloadBytes),
+      signature: sig,
+    },
+    ts: body.ts,
+    embedded: depth > 0,
+  })
   return { id: recordId(bytes), bytes, body }
+}
+
+/**
+ * A record whose encoding, fields and bounds are checked, and whose signatures (its own, and an
+ * embedded original's) are not yet. Check {@link signatures} anywhere (another thread, say), then
+ * {@link accept} with the results; nothing else may be done with the record before that.
+ */
+export class ParsedRecord {
+  /** The Ed25519 checks the record needs, all of which must pass. */
+  readonly signatures: readonly SignatureCheck[]
+  readonly #record: VerifiedRecord
+  readonly #checks: readonly DeferredCheck[]
+  readonly #now: number
+
+  constructor(record: VerifiedRecord, checks: DeferredCheck[], now: number) {
+    this.#record = record
+    this.#checks = checks
+    this.#now = now
+    this.signatures = checks.map((check) => check.signature)
+  }
+
+  /**
+   * What the record claims to be, before its signatures are checked: good only for refusing it
+   * early (a record nobody asked for), never for storing or showing.
+   */
+  get claimed(): RecordBody {
+    return this.#record.body
+  }
+
+  /**
+   * The record, given whether each of {@link signatures} verified (same order); throws
+   * {@link InvalidRecordError} for a bad signature or a timestamp too far ahead.
+   */
+  accept(valid: readonly boolean[]): VerifiedRecord {
+    if (valid.length !== this.#checks.length) throw new TypeError('one result per signature check is needed')
+    for (const [i, check] of this.#checks.entries()) {
+      const [reason, message] = valid[i]
+        ? check.ts > this.#now + MAX_CLOCK_SKEW_MS
+          ? (['future-timestamp', 'the record is dated more than 10 minutes ahead'] as const)
+          : []
+        : (['bad-signature', 'the signature does not match the author and payload'] as const)
+      if (reason === undefined) continue
+      if (check.embedded) fail('bad-embed', `embedded original: ${message}`)
+      fail(reason, message)
+    }
+    return this.#record
+  }
+}
+
+/**
+ * Checks everything about a record but its signatures; see {@link ParsedRecord}. Throws
+ * {@link InvalidRecordError} naming the reason.
+ */
+export function parseRecord(bytes: Uint8Array, options: DecodeOptions = {}): ParsedRecord {
+  const checks: DeferredCheck[] = []
+  const record = parseAt(bytes, checks, 0)
+  return new ParsedRecord(record, checks, options.now ?? Date.now())
+}
+
+/** Whether one signature check passes, on this thread. */
+export function verifySignature(check: SignatureCheck): boolean {
+  return ed25519Verify(check.publicKey, check.message, check.signature)
 }
 
 /**
@@ -188,7 +268,8 @@ function decodeAt(bytes: Uint8Array, options: DecodeOptions, depth: number): Ver
  * records, and otherwise throws {@link InvalidRecordError} naming the reason.
  */
 export function decodeRecord(bytes: Uint8Array, options: DecodeOptions = {}): VerifiedRecord {
-  return decodeAt(bytes, options, 0)
+  const parsed = parseRecord(bytes, options)
+  return parsed.accept(parsed.signatures.map(verifySignature))
 }
 
 /** Signs records for one identity. The author id is the libp2p peer id of the key. */

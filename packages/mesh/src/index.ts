@@ -29,4 +29,5 @@ export {
   SYNC_PROTOCOL,
   SYNC_TIMEOUT_MS,
   SyncRefusedError,
+  type VerifySignatures,
 } from './sync-protocol.js'

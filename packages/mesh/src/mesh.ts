@@ -32,7 +32,6 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { CID } from 'multiformats/cid'
 import { dialableAddresses, parseFollowTarget } from './addresses.js'
 import {
   DEFAULT_FIND_TIMEOUT_MS,
@@ -44,14 +43,18 @@ import { MeshNotStartedError } from './errors.js'
 import type { Logger, MeshRecords, PeerMemory } from './interfaces.js'
 import { providerKey } from './provider-key.js'
 import {
+  type FetchedRecords,
+  fetchRecords,
   type PeerAllowance,
   requestHeads,
-  requestRecords,
   SYNC_MAX_HEADS,
   SYNC_MAX_RECORDS,
   SYNC_PROTOCOL,
   SyncRefusedError,
   serveSync,
+  type VerifySignatures,
+  verifyFetched,
+  verifyHere,
 } from './sync-protocol.js'
 import { TokenBucket } from './token-bucket.js'
 
@@ -62,6 +65,11 @@ export interface MeshDeps {
   records: MeshRecords
   peers: PeerMemory
   logger: Logger
+  /**
+   * Checks the signatures of synced records, a page at a time; default: on the main thread. The
+   * app passes a worker pool (`createSignaturePool`) so a catch-up verifies on every core.
+   */
+  verifySignatures?: VerifySignatures
 }
 
 export interface ConnectedPeer {
@@ -72,6 +80,12 @@ export interface ConnectedPeer {
 
 /** How a record reached this node. */
 export type RecordSource = 'gossip' | 'sync'
+
+/** A verified record and the peer it came from. */
+interface Arrival {
+  record: VerifiedRecord
+  from: string
+}
 
 export interface MeshEvents {
   /** A record from the mesh that was newly stored (after `MeshRecords.ingest`). */
@@ -221,6 +235,9 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   readonly #retries = new Set<string>()
   readonly #authorSyncs = new Map<string, { run: Promise<number>; again: boolean; from?: number }>()
   readonly #provided = new Map<string, 'pending' | 'done' | 'failed'>()
+  /** Gossiped records accepted in this event-loop turn, stored together by #storeGossip. */
+  #gossipQueue: Arrival[] = []
+  #gossipFlush: NodeJS.Immediate | undefined
   #timer: NodeJS.Timeout | undefined
   #initialDials: Promise<void> = Promise.resolve()
   #life = new AbortController()
@@ -281,8 +298,8 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
           // Records are signed and named by their hash already: a second signature per message
           // is redundant work (measured: about half the CPU). The validator checks everything.
           globalSignaturePolicy: 'StrictNoSign',
+          // The record id names a message; gossipsub's default base64 of it is the string form.
           msgIdFn: (message) => recordCid(message.data).bytes,
-          msgIdToStrFn: (id) => CID.decode(id).toString(),
           // An author must be able to post with nobody listening; sync delivers it later.
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
@@ -354,6 +371,8 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     clearInterval(this.#timer)
     this.#life.abort(new Error('the mesh is stopping'))
     await node.stop()
+    // Records already accepted are stored before the app closes its store.
+    this.#storeGossip()
     this.#peerQueues.clear()
     this.#authorSyncs.clear()
     this.#log.info('mesh stopped', { peerId: this.peerId })
@@ -587,28 +606,51 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     return TopicValidatorResult.Reject
   }
 
+  /**
+   * Gossipsub forwards a message only after its listeners return, so storing here would make
+   * every hop wait for an fsync before passing the record on. Queue it instead; everything that
+   * arrived in this event-loop turn is stored in one transaction right after.
+   */
   #onGossip({ propagationSource, msg }: GossipsubMessage): void {
     const author = topicAuthor(msg.topic)
     const record = this.#decoded.get(msg)
     if (author === undefined || record === undefined) return
     if (author !== this.peerId && !this.#followed.has(author)) return
-    const from = propagationSource.toString()
-    const before = this.#deps.records.highestSeq(author)
-    this.#ingest([record], from, 'gossip')
-    // A gap: records between what we hold and this one were missed. Ask for them.
-    if (record.body.seq > before + 1) void this.#syncAuthorSoon(author, [from], before)
+    this.#gossipQueue.push({ record, from: propagationSource.toString() })
+    this.#gossipFlush ??= setImmediate(() => this.#storeGossip())
   }
 
-  #ingest(records: VerifiedRecord[], from: string, via: RecordSource): VerifiedRecord[] {
-    if (records.length === 0) return []
+  #storeGossip(): void {
+    clearImmediate(this.#gossipFlush)
+    this.#gossipFlush = undefined
+    const arrivals = this.#gossipQueue
+    this.#gossipQueue = []
+    if (arrivals.length === 0) return
+    // A gap: records between what we hold (or what arrived just before) and this one were
+    // missed. Ask the sender for them.
+    const held = new Map<string, number>()
+    for (const { record, from } of arrivals) {
+      const { author, seq } = record.body
+      const before = held.get(author) ?? this.#deps.records.highestSeq(author)
+      if (seq > before + 1) void this.#syncAuthorSoon(author, [from], before)
+      held.set(author, Math.max(before, seq))
+    }
+    this.#ingest(arrivals, 'gossip')
+  }
+
+  #ingest(arrivals: Arrival[], via: RecordSource): VerifiedRecord[] {
+    if (arrivals.length === 0) return []
     let stored: VerifiedRecord[]
     try {
-      stored = this.#deps.records.ingest(records)
+      stored = this.#deps.records.ingest(arrivals.map((arrival) => arrival.record))
     } catch (error) {
+      const from = [...new Set(arrivals.map((arrival) => arrival.from))]
       this.#log.error('could not store records from the mesh', { from, error: (error as Error).message })
       return []
     }
-    for (const record of stored) this.safeDispatchEvent('record', { detail: { record, from, via } })
+    const senders = new Map(arrivals.map(({ record, from }) => [record.id, from]))
+    for (const record of stored)
+      this.safeDispatchEvent('record', { detail: { record, from: senders.get(record.id) ?? '', via } })
     return stored
   }
 
@@ -872,16 +914,18 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
 
   /**
    * Pulls `author`'s records above `from` (default: our highest) from one peer, page by page.
+   * The next page is asked for while the signatures of the last one are checked and it is stored.
    * Returns how many were newly stored.
    */
   async #pull(peerId: string, author: string, from?: number): Promise<number> {
     let stored = 0
     let after = from ?? this.#deps.records.highestSeq(author)
     let remoteHighest = 0
+    let storing: Promise<boolean> = Promise.resolve(true)
     for (let page = 0; page < MAX_PAGES_PER_ROUND; page++) {
-      let answer: Awaited<ReturnType<typeof requestRecords>>
+      let fetched: FetchedRecords
       try {
-        answer = await requestRecords(await this.#openSync(peerId), {
+        fetched = await fetchRecords(await this.#openSync(peerId), {
           author,
           after,
           limit: SYNC_MAX_RECORDS,
@@ -890,20 +934,42 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
         this.#syncFailed(peerId, 'records', error)
         break
       }
-      remoteHighest = answer.highest
-      stored += this.#ingest(answer.records, peerId, 'sync').length
-      if (answer.fault !== undefined) {
-        this.#syncFailed(peerId, 'records', answer.fault)
-        break
-      }
-      const last = answer.records.at(-1)?.body.seq
-      if (last === undefined || last >= answer.highest) break
+      if (!(await storing)) break
+      remoteHighest = fetched.highest
+      storing = this.#verifyAndStore(fetched, peerId).then((result) => {
+        stored += result.stored
+        return result.complete
+      })
+      if (fetched.fault !== undefined) break
+      const last = fetched.records.at(-1)?.claimed.seq
+      if (last === undefined || last >= fetched.highest) break
       // The page was cut (count or bytes); its last sequence number may have had a collision
       // partner left out, so ask again from that number (duplicates are skipped by ingest).
       after = last - 1 > after ? last - 1 : last
     }
+    await storing
     this.safeDispatchEvent('sync:done', { detail: { peerId, author, stored, remoteHighest } })
     return stored
+  }
+
+  /** Checks a fetched page's signatures and stores what verified; `complete` if all did. */
+  async #verifyAndStore(
+    fetched: FetchedRecords,
+    peerId: string,
+  ): Promise<{ stored: number; complete: boolean }> {
+    let answer: Awaited<ReturnType<typeof verifyFetched>>
+    try {
+      answer = await verifyFetched(fetched, this.#deps.verifySignatures ?? verifyHere)
+    } catch (error) {
+      this.#syncFailed(peerId, 'records', error)
+      return { stored: 0, complete: false }
+    }
+    const stored = this.#ingest(
+      answer.records.map((record) => ({ record, from: peerId })),
+      'sync',
+    ).length
+    if (answer.fault !== undefined) this.#syncFailed(peerId, 'records', answer.fault)
+    return { stored, complete: answer.fault === undefined }
   }
 
   /** Pulls an author's records (above `from`, default our highest) from the given peers in order. */

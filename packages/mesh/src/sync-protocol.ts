@@ -1,10 +1,13 @@
 import {
-  decodeRecord,
   InvalidRecordError,
   isAuthorId,
   MAX_RECORD_BYTES,
   MAX_SEQ,
+  type ParsedRecord,
+  parseRecord,
+  type SignatureCheck,
   type VerifiedRecord,
+  verifySignature,
 } from '@capsule/core'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Stream } from '@libp2p/interface'
@@ -355,28 +358,40 @@ export function requestHeads(
   })
 }
 
-export interface RecordsAnswer {
+/** Verifies a batch of signature checks (on a worker pool, say); answers in the same order. */
+export type VerifySignatures = (checks: readonly SignatureCheck[]) => Promise<boolean[]>
+
+/** Verifies on the calling thread. */
+export const verifyHere: VerifySignatures = async (checks) => checks.map(verifySignature)
+
+interface Answer<R> {
   /** The highest sequence number the peer says it holds of the author. */
   highest: number
-  /** Records that arrived and verified, in the order received. */
-  records: VerifiedRecord[]
+  /** Records that arrived, in the order received. */
+  records: R[]
   /**
-   * Set when the answer went wrong part way (garbage, too much, too slow): the records before
-   * the fault are still valid (they verify on their own) and are returned above.
+   * Set when the answer went wrong part way (garbage, too much, too slow, a bad signature): the
+   * records before the fault are still good (each stands on its own) and are returned above.
    */
   fault?: SyncProtocolError
 }
 
+/** A records answer as read: every record parsed, by the author and above `after`, signatures unchecked. */
+export type FetchedRecords = Answer<ParsedRecord>
+/** A records answer whose records all verified. */
+export type RecordsAnswer = Answer<VerifiedRecord>
+
 /**
- * Asks for records of `author` with a sequence number above `after`. Every record is checked with
- * `decodeRecord`, must be by `author` and above `after`; the answer is capped in count (`limit`,
- * at most {@link SYNC_MAX_RECORDS}), in bytes and in time.
+ * Asks for records of `author` with a sequence number above `after` and reads the answer. Every
+ * record is parsed with `parseRecord` and must be by `author` and above `after`; the answer is
+ * capped in count (`limit`, at most {@link SYNC_MAX_RECORDS}), in bytes and in time. The
+ * signatures are left to {@link verifyFetched}, so a caller can ask for the next page meanwhile.
  */
-export function requestRecords(
+export function fetchRecords(
   stream: Stream,
   request: { author: string; after: number; limit: number },
   timeoutMs = SYNC_TIMEOUT_MS,
-): Promise<RecordsAnswer> {
+): Promise<FetchedRecords> {
   const limit = Math.max(1, Math.min(request.limit, SYNC_MAX_RECORDS))
   return exchange(stream, timeoutMs, async (reader, signal) => {
     await sendRequest(stream, { op: 'records', author: request.author, after: request.after, limit }, signal)
@@ -387,7 +402,7 @@ export function requestRecords(
         'too-many',
         `the peer announced ${header.count} records; ${limit} were asked`,
       )
-    const answer: RecordsAnswer = { highest: header.highest, records: [] }
+    const answer: FetchedRecords = { highest: header.highest, records: [] }
     const headerBytes = reader.bytes
     try {
       for (let i = 0; i < header.count; i++) {
@@ -398,7 +413,7 @@ export function requestRecords(
         answer.records.push(checkRecord(frame, request))
       }
     } catch (error) {
-      // Records before the fault verified on their own: keep them, report the fault.
+      // Records before the fault stand on their own: keep them, report the fault.
       if (signal.aborted && signal.reason instanceof SyncProtocolError)
         return { ...answer, fault: signal.reason }
       if (!(error instanceof SyncProtocolError)) throw error
@@ -411,16 +426,53 @@ export function requestRecords(
   })
 }
 
-function checkRecord(frame: Uint8Array, request: { author: string; after: number }): VerifiedRecord {
-  let record: VerifiedRecord
+/**
+ * Checks the signatures of a fetched answer in one batch. A record that fails ends the answer
+ * there with a `bad-record` fault; the records before it are kept.
+ */
+export async function verifyFetched(
+  fetched: FetchedRecords,
+  verify: VerifySignatures = verifyHere,
+): Promise<RecordsAnswer> {
+  const valid = await verify(fetched.records.flatMap((parsed) => parsed.signatures))
+  const answer: RecordsAnswer = { highest: fetched.highest, records: [] }
+  let at = 0
+  for (const parsed of fetched.records) {
+    const results = valid.slice(at, at + parsed.signatures.length)
+    at += parsed.signatures.length
+    try {
+      answer.records.push(parsed.accept(results))
+    } catch (error) {
+      if (!(error instanceof InvalidRecordError)) throw error
+      return { ...answer, fault: invalidRecord(error) }
+    }
+  }
+  return fetched.fault === undefined ? answer : { ...answer, fault: fetched.fault }
+}
+
+/** {@link fetchRecords} and {@link verifyFetched} in one. */
+export async function requestRecords(
+  stream: Stream,
+  request: { author: string; after: number; limit: number },
+  timeoutMs = SYNC_TIMEOUT_MS,
+  verify: VerifySignatures = verifyHere,
+): Promise<RecordsAnswer> {
+  return verifyFetched(await fetchRecords(stream, request, timeoutMs), verify)
+}
+
+function invalidRecord(error: InvalidRecordError): SyncProtocolError {
+  return new SyncProtocolError('bad-record', `the peer sent an invalid record (${error.reason})`)
+}
+
+function checkRecord(frame: Uint8Array, request: { author: string; after: number }): ParsedRecord {
+  let record: ParsedRecord
   try {
-    record = decodeRecord(frame)
+    record = parseRecord(frame)
   } catch (error) {
-    if (error instanceof InvalidRecordError)
-      throw new SyncProtocolError('bad-record', `the peer sent an invalid record (${error.reason})`)
+    if (error instanceof InvalidRecordError) throw invalidRecord(error)
     throw error
   }
-  if (record.body.author !== request.author || record.body.seq <= request.after)
+  if (record.claimed.author !== request.author || record.claimed.seq <= request.after)
     throw new SyncProtocolError('bad-record', 'the peer sent a record that was not asked for')
   return record
 }

@@ -5,6 +5,7 @@ import type { MeshConfig } from './config.js'
 import type { Logger } from './interfaces.js'
 import { MemoryPeers, MemoryRecords } from './memory-records.js'
 import { createMesh, type Mesh } from './mesh.js'
+import type { VerifySignatures } from './sync-protocol.js'
 
 /**
  * Helpers for tests that run real meshes over loopback TCP in one process. Exported so the app's
@@ -39,7 +40,13 @@ export interface TestNode {
 
 export async function startTestNode(
   config: Partial<MeshConfig> = {},
-  state: { key?: PrivateKey; records?: MemoryRecords; peers?: MemoryPeers; logger?: Logger } = {},
+  state: {
+    key?: PrivateKey
+    records?: MemoryRecords
+    peers?: MemoryPeers
+    logger?: Logger
+    verifySignatures?: VerifySignatures
+  } = {},
 ): Promise<TestNode> {
   const key = state.key ?? (await generateKeyPair('Ed25519'))
   const records = state.records ?? new MemoryRecords()
@@ -48,7 +55,12 @@ export async function startTestNode(
   const make = (extra: Partial<MeshConfig>) =>
     createMesh(
       { privateKey: key, ...LOOPBACK_TEST_CONFIG, ...config, ...extra },
-      { records, peers, logger: state.logger ?? quietLogger },
+      {
+        records,
+        peers,
+        logger: state.logger ?? quietLogger,
+        ...(state.verifySignatures ? { verifySignatures: state.verifySignatures } : {}),
+      },
     )
   const node: TestNode = {
     mesh: make({}),

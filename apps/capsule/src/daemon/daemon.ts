@@ -1,3 +1,4 @@
+import { createSignaturePool } from '@capsule/core'
 import { createMesh, type Mesh } from '@capsule/mesh'
 import { certificateStoreOnSettings, createSite, type Site, type SiteConfig } from '@capsule/site'
 import { SocketServer } from '@capsule/socket-api'
@@ -51,6 +52,7 @@ export class Daemon {
     identity: Identity,
     logger: Logger & { child(name: string): Logger },
   ): Promise<Daemon> {
+    const signatures = createSignaturePool()
     const mesh = createMesh(
       {
         privateKey: identity.privateKey,
@@ -77,6 +79,7 @@ export class Daemon {
           knownPeers: () => store.peers.list(),
         },
         logger: logger.child('mesh'),
+        verifySignatures: (checks) => signatures.verify(checks),
       },
     )
     const node = new CapsuleNode(store, identity, mesh, logger.child('node'), config.resolve)
@@ -87,6 +90,7 @@ export class Daemon {
     })
     const daemon = new Daemon(node, mesh, site, logger)
     daemon.#stack.push(() => store.close())
+    daemon.#stack.push(() => signatures.close())
     try {
       // The socket first: it refuses to start when another daemon serves this home.
       const socket = new SocketServer({

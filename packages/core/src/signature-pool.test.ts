@@ -1,0 +1,125 @@
+// Signature checks away from decodeRecord: parseRecord + accept (what the mesh does with a page of
+// synced records), and the worker-thread pool that verifies them, against verifySignature on this
+// thread. Real worker threads, real Ed25519.
+import { readFileSync } from 'node:fs'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { afterAll, describe, expect, it } from 'vitest'
+import {
+  createSignaturePool,
+  createSigner,
+  decodeRecord,
+  InvalidRecordError,
+  parseRecord,
+  type SignatureCheck,
+  signRecord,
+  verifySignature,
+} from './index.js'
+
+const signer = createSigner(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(7)))
+const NOW = 1_768_482_000_000
+const records = Array.from({ length: 300 }, (_, i) =>
+  signRecord({ kind: 'post', text: `post ${i}` }, signer, { seq: i + 1, ts: NOW }),
+)
+const vector = (name: string) =>
+  Buffer.from(
+    JSON.parse(readFileSync(new URL(`../test-vectors/${name}.json`, import.meta.url), 'utf8')).record,
+    'hex',
+  )
+
+function reasonOf(work: () => unknown): string {
+  try {
+    work()
+  } catch (error) {
+    if (error instanceof InvalidRecordError) return error.reason
+    throw error
+  }
+  return 'valid'
+}
+
+/** A copy of a check with one bit of its signature flipped. */
+function forged(check: SignatureCheck): SignatureCheck {
+  const signature = Uint8Array.from(check.signature)
+  signature[10] = (signature[10] as number) ^ 1
+  return { ...check, signature }
+}
+
+describe('parseRecord and accept', () => {
+  it('gives the same record as decodeRecord once every signature passes', () => {
+    for (const bytes of [records[0]?.bytes as Uint8Array, vector('reshare'), vector('profile-site')]) {
+      const parsed = parseRecord(bytes, { now: NOW })
+      expect(parsed.accept(parsed.signatures.map(verifySignature))).toEqual(decodeRecord(bytes, { now: NOW }))
+    }
+  })
+
+  it('needs the embedded original’s signature as well as the reshare’s, and names which failed', () => {
+    const parsed = parseRecord(vector('reshare'), { now: NOW })
+    expect(parsed.signatures).toHaveLength(2)
+    expect(parsed.claimed.kind).toBe('reshare')
+    expect(reasonOf(() => parsed.accept([false, true]))).toBe('bad-embed')
+    expect(reasonOf(() => parsed.accept([true, false]))).toBe('bad-signature')
+    expect(() => parsed.accept([true])).toThrow(TypeError)
+  })
+
+  it('refuses a record dated too far ahead only after its signature is known', () => {
+    const parsed = parseRecord(records[0]?.bytes as Uint8Array, { now: NOW - 60 * 60_000 })
+    expect(reasonOf(() => parsed.accept([false]))).toBe('bad-signature')
+    expect(reasonOf(() => parsed.accept([true]))).toBe('future-timestamp')
+  })
+
+  it('refuses what is malformed before any signature is checked', () => {
+    const bytes = Uint8Array.from(records[0]?.bytes as Uint8Array)
+    bytes[3] = 0xff
+    expect(reasonOf(() => parseRecord(bytes))).not.toBe('valid')
+  })
+})
+
+describe('createSignaturePool', () => {
+  const pool = createSignaturePool({ threads: 2 })
+  afterAll(() => pool.close())
+  const checks = records.flatMap((record) => parseRecord(record.bytes, { now: NOW }).signatures)
+
+  it('verifies a batch on worker threads with the same answers as this thread', async () => {
+    const mixed = checks.map((check, i) => (i % 7 === 3 ? forged(check) : check))
+    // On this thread the answer would be ready before the event loop turned even once.
+    let turns = 0
+    const counting = setInterval(() => turns++, 0)
+    const valid = await pool.verify(mixed)
+    clearInterval(counting)
+    expect(turns).toBeGreaterThan(0)
+    expect(valid).toEqual(mixed.map(verifySignature))
+    expect(valid.filter((v) => !v)).toHaveLength(mixed.filter((_, i) => i % 7 === 3).length)
+  })
+
+  it('answers false for keys and signatures of the wrong size, and the rest as usual', async () => {
+    const first = checks[0] as SignatureCheck
+    const batch = [
+      ...checks.slice(0, 40),
+      { ...first, publicKey: first.publicKey.subarray(0, 31) },
+      { ...first, signature: new Uint8Array(65) },
+    ]
+    expect(await pool.verify(batch)).toEqual([...Array(40).fill(true), false, false])
+  })
+
+  it('runs batches at once and keeps each one’s order', async () => {
+    const batches = [checks.slice(0, 100), checks.slice(100, 200).map(forged), checks.slice(200)]
+    const answers = await Promise.all(batches.map((batch) => pool.verify(batch)))
+    expect(answers.map((valid) => valid.every(Boolean))).toEqual([true, false, true])
+    expect(answers[1]?.some(Boolean)).toBe(false)
+  })
+
+  it('stops idle threads and starts them again for the next batch', async () => {
+    const idle = createSignaturePool({ threads: 1, idleMs: 20 })
+    const batch = [...checks.slice(0, 20), forged(checks[20] as SignatureCheck)]
+    expect(await idle.verify(batch)).toEqual(batch.map(verifySignature))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await idle.verify(batch)).toEqual(batch.map(verifySignature))
+    await idle.close()
+  })
+
+  it('still verifies after close, on the calling thread', async () => {
+    const closed = createSignaturePool({ threads: 1 })
+    await closed.close()
+    const batch = [...checks.slice(0, 20), forged(checks[20] as SignatureCheck)]
+    expect(await closed.verify(batch)).toEqual([...Array(20).fill(true), false])
+  })
+})

@@ -1,0 +1,184 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import { type SignatureCheck, verifySignature } from './record.js'
+
+/** Checks Ed25519 signatures in batches; results come in the order of the checks. */
+export interface SignatureVerifier {
+  verify(checks: readonly SignatureCheck[]): Promise<boolean[]>
+  /** Stops the threads; later calls verify on the calling thread. */
+  close(): Promise<void>
+}
+
+/** Below this many checks a batch is verified on the calling thread: posting it costs more. */
+const MIN_OFFLOAD = 16
+
+/**
+ * The worker's whole program. It is source text run with `eval` (and needs only Node's own
+ * modules) so that it works the same from the ES modules, the bundle and the single executable,
+ * where no worker file exists on disk. A batch arrives packed in one buffer, each check as
+ * [32-byte key][64-byte signature][u32 length][message]; the answer is one byte per check.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads')
+const { createPublicKey, verify } = require('node:crypto')
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+const keys = new Map()
+function keyFor(raw) {
+  const cacheKey = raw.toString('base64')
+  let key = keys.get(cacheKey)
+  if (key === undefined) {
+    if (keys.size >= 4096) keys.clear()
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
+    keys.set(cacheKey, key)
+  }
+  return key
+}
+parentPort.on('message', ({ id, count, packed }) => {
+  const bytes = Buffer.from(packed)
+  const valid = new Uint8Array(count)
+  let at = 0
+  for (let i = 0; i < count; i++) {
+    const key = bytes.subarray(at, at + 32)
+    const signature = bytes.subarray(at + 32, at + 96)
+    const length = bytes.readUInt32BE(at + 96)
+    const message = bytes.subarray(at + 100, at + 100 + length)
+    at += 100 + length
+    try {
+      valid[i] = verify(null, message, keyFor(key), signature) ? 1 : 0
+    } catch {
+      valid[i] = 0
+    }
+  }
+  parentPort.postMessage({ id, valid }, [valid.buffer])
+})
+`
+
+/** Packs well-formed checks (32-byte key, 64-byte signature) for the worker, in one buffer. */
+function pack(checks: readonly SignatureCheck[]): ArrayBuffer {
+  let size = 0
+  for (const check of checks) size += 100 + check.message.length
+  const packed = new Uint8Array(size)
+  const view = new DataView(packed.buffer)
+  let at = 0
+  for (const { publicKey, signature, message } of checks) {
+    packed.set(publicKey, at)
+    packed.set(signature, at + 32)
+    view.setUint32(at + 96, message.length)
+    packed.set(message, at + 100)
+    at += 100 + message.length
+  }
+  return packed.buffer
+}
+
+function wellFormed(check: SignatureCheck): boolean {
+  return check.publicKey.length === 32 && check.signature.length === 64
+}
+
+interface Pending {
+  resolve(valid: Uint8Array): void
+  reject(error: Error): void
+}
+
+/** One worker thread and the batches it has not answered yet. */
+class VerifierThread {
+  readonly #worker: Worker
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 0
+  #failure: Error | undefined
+
+  constructor() {
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true })
+    // The threads never keep the node alive on their own.
+    this.#worker.unref()
+    this.#worker.on('message', ({ id, valid }: { id: number; valid: Uint8Array }) => {
+      this.#pending.get(id)?.resolve(valid)
+      this.#pending.delete(id)
+    })
+    this.#worker.on('error', (error) => this.#fail(error))
+    this.#worker.on('exit', (code) => this.#fail(new Error(`a signature thread exited (code ${code})`)))
+  }
+
+  get failed(): boolean {
+    return this.#failure !== undefined
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error
+    for (const pending of this.#pending.values()) pending.reject(error)
+    this.#pending.clear()
+  }
+
+  verify(checks: readonly SignatureCheck[]): Promise<Uint8Array> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    const id = this.#nextId++
+    const packed = pack(checks)
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      this.#worker.postMessage({ id, count: checks.length, packed }, [packed])
+    })
+  }
+
+  async terminate(): Promise<void> {
+    await this.#worker.terminate()
+  }
+}
+
+/**
+ * A pool of worker threads that verify signatures, so a node catching up checks records on every
+ * core while its main thread reads the network and writes the store. A batch is split evenly
+ * across the threads. The threads start with the first large batch and stop after
+ * `idleMs` without one (each holds a V8 heap of its own); a thread that dies is replaced.
+ */
+export function createSignaturePool(options: { threads?: number; idleMs?: number } = {}): SignatureVerifier {
+  const size = Math.max(1, options.threads ?? availableParallelism())
+  const idleMs = options.idleMs ?? 10_000
+  let threads: VerifierThread[] = []
+  let closed = false
+  let busy = 0
+  let idleTimer: NodeJS.Timeout | undefined
+
+  function stopThreads(): Promise<unknown> {
+    clearTimeout(idleTimer)
+    const stopping = threads
+    threads = []
+    return Promise.all(stopping.map((thread) => thread.terminate()))
+  }
+
+  async function verifyWellFormed(checks: readonly SignatureCheck[]): Promise<boolean[]> {
+    if (closed || checks.length < MIN_OFFLOAD) return checks.map(verifySignature)
+    clearTimeout(idleTimer)
+    busy += 1
+    threads = Array.from({ length: size }, (_, i) => {
+      const thread = threads[i]
+      return thread === undefined || thread.failed ? new VerifierThread() : thread
+    })
+    const share = Math.ceil(checks.length / threads.length)
+    try {
+      const parts = await Promise.all(
+        threads.map((thread, i) => {
+          const part = checks.slice(i * share, (i + 1) * share)
+          return part.length === 0 ? new Uint8Array() : thread.verify(part)
+        }),
+      )
+      return parts.flatMap((part) => Array.from(part, (valid) => valid === 1))
+    } finally {
+      busy -= 1
+      if (busy === 0) idleTimer = setTimeout(stopThreads, idleMs).unref()
+    }
+  }
+
+  return {
+    // Checks with a key or signature of the wrong size cannot pass: answered false up front.
+    async verify(checks) {
+      const valid = new Array<boolean>(checks.length).fill(false)
+      const candidates = checks.flatMap((check, i) => (wellFormed(check) ? [i] : []))
+      const results = await verifyWellFormed(candidates.map((i) => checks[i] as SignatureCheck))
+      for (const [j, i] of candidates.entries()) valid[i] = results[j] as boolean
+      return valid
+    },
+    async close() {
+      closed = true
+      await stopThreads()
+    },
+  }
+}

@@ -16,8 +16,8 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { createSigner, signRecord, type VerifiedRecord } from '@capsule/core'
-import { createMesh, MemoryPeers, MemoryRecords, type Mesh, type MeshRecords } from '@capsule/mesh'
+import { createSigner, signRecord } from '@capsule/core'
+import { createMesh, MemoryPeers, MemoryRecords, type Mesh } from '@capsule/mesh'
 import { Store } from '@capsule/store'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import {
@@ -54,8 +54,8 @@ const args = options({
   posts: { type: 'string', default: '200' },
   rate: { type: 'string', default: '20' },
   settle: { type: 'string' },
-  // in-process Capsule only: MemoryRecords (default), a real SQLite Store per node written as the
-  // app writes it (`store`), or the same store written after gossipsub has forwarded (`deferred`)
+  // in-process Capsule only: MemoryRecords (default), or a real SQLite Store per node written as
+  // the app writes it (`store`)
   records: { type: 'string', default: 'memory' },
 })
 const N = Number(args.n)
@@ -84,42 +84,6 @@ interface System {
 
 /** Waits until `check` holds, polling (the nodes are busy with their own events). */
 const settle = (check: () => boolean, what: string) => poll(() => (check() ? true : undefined), 30_000, what)
-
-/**
- * The change proposed for mesh.ts #onGossip, tried from outside the package: gossipsub dispatches
- * a message to the node before it forwards it, so the SQLite transaction (an fsync with
- * synchronous=FULL) delays every hop. Here the write is queued and done once per event-loop turn,
- * after the forward, in one transaction for all records that arrived in that turn.
- */
-function deferredWrites(store: Store): MeshRecords {
-  let pending: VerifiedRecord[] = []
-  const seen = new Set<string>()
-  const flush = () => {
-    const batch = pending
-    pending = []
-    store.records.put(batch)
-  }
-  return {
-    highestSeq: (who) =>
-      Math.max(
-        store.records.highestSeq(who),
-        ...pending.filter((r) => r.body.author === who).map((r) => r.body.seq),
-      ),
-    recordsAfter(who, after, limit) {
-      if (pending.length > 0) flush()
-      return store.records.bytesAfter(who, after, limit)
-    },
-    ingest(records) {
-      const fresh = records.filter((record) => !seen.has(record.id))
-      if (fresh.length > 0 && pending.length === 0) setImmediate(flush)
-      for (const record of fresh) {
-        seen.add(record.id)
-        pending.push(record)
-      }
-      return fresh
-    },
-  }
-}
 
 async function capsuleInProcess(): Promise<System> {
   const dir = scratch('propagation')
@@ -160,13 +124,11 @@ async function capsuleInProcess(): Promise<System> {
         records:
           args.records === 'memory'
             ? memory
-            : args.records === 'deferred'
-              ? deferredWrites(store)
-              : {
-                  highestSeq: (who) => store.records.highestSeq(who),
-                  recordsAfter: (who, after, limit) => store.records.bytesAfter(who, after, limit),
-                  ingest: (records) => store.records.put(records),
-                },
+            : {
+                highestSeq: (who) => store.records.highestSeq(who),
+                recordsAfter: (who, after, limit) => store.records.bytesAfter(who, after, limit),
+                ingest: (records) => store.records.put(records),
+              },
         peers: new MemoryPeers(),
         logger,
       },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers and tools the tests use, from Debian's packages, when they are missing:
-# pebble (ACME server), chromium (pages), sqlite3 (opens the database in tests), curl.
+# pebble (ACME server), chromium (pages), sqlite3 (opens the database in tests), curl, openssl,
+# strace (counts the store's disk flushes).
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v strace >/dev/null || missing+=(strace)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -51,6 +51,8 @@ export class RecordTable {
   readonly #latestProfile
   readonly #count
   readonly #collisions
+  readonly #syncNormal
+  readonly #syncFull
 
   constructor(db: SqliteDatabase) {
     this.#db = db
@@ -91,6 +93,8 @@ export class RecordTable {
        ORDER BY seq DESC, ts DESC LIMIT 1`,
     )
     this.#count = db.prepare('SELECT count(*) FROM records WHERE bytes IS NOT NULL').pluck()
+    this.#syncNormal = db.prepare('PRAGMA synchronous = NORMAL')
+    this.#syncFull = db.prepare('PRAGMA synchronous = FULL')
     this.#collisions = db
       .prepare('SELECT count(*) FROM (SELECT 1 FROM records GROUP BY author, seq HAVING count(*) > 1)')
       .pluck()
@@ -104,6 +108,22 @@ export class RecordTable {
     return this.#db
       .transaction(() => records.filter((record) => this.#putOne(record, receivedAt)))
       .immediate()
+  }
+
+  /**
+   * Stores records received from elsewhere, like {@link put}, but commits without waiting for the
+   * disk (WAL with `synchronous = NORMAL` for this one transaction): a crash of the process loses
+   * none of them, a power cut may lose the last ones, and sync fetches those again. Nobody was
+   * promised they are on disk, and an fsync per gossiped record held every hop back. The next
+   * `put` (FULL) flushes them with its own commit.
+   */
+  putReceived(records: readonly VerifiedRecord[], receivedAt = Date.now()): VerifiedRecord[] {
+    this.#syncNormal.run()
+    try {
+      return this.put(records, receivedAt)
+    } finally {
+      this.#syncFull.run()
+    }
   }
 
   #putOne(record: VerifiedRecord, receivedAt: number): boolean {

@@ -203,7 +203,7 @@ export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
 
   /** Stores records that arrived from the mesh or a site (already verified) and announces the new ones. */
   accept(records: readonly VerifiedRecord[], origin: RecordOrigin): VerifiedRecord[] {
-    const stored = this.store.records.put(records)
+    const stored = this.store.records.putReceived(records)
     for (const record of stored) this.emit('record', record, origin)
     return stored
   }

@@ -1,13 +1,9 @@
 import { createSigner, type Signer, signRecord } from '@capsule/core'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Libp2p, Stream, StreamHandler } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
+import type { Stream, StreamHandler } from '@libp2p/interface'
 import fc from 'fast-check'
 import * as lp from 'it-length-prefixed'
-import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SyncProtocolError } from './errors.js'
 import { MemoryRecords } from './memory-records.js'
@@ -21,35 +17,25 @@ import {
   SyncRefusedError,
   serveSync,
 } from './sync-protocol.js'
+import { type SyncTestPair, startSyncTestPair } from './sync-test-pair.js'
 import { TokenBucket } from './token-bucket.js'
 
 // Fuzzing the sync protocol from the outside: the decoders on arbitrary input, and the real
 // serveSync / requestRecords over loopback libp2p against a neighbour that writes arbitrary frames.
-const PROTOCOL = '/capsule/sync/1.0.0'
-let server: Libp2p
-let client: Libp2p
+let pair: SyncTestPair
 let author: Signer
 const store = new MemoryRecords()
-
-async function bareNode(): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  })
-}
 
 function generous(): PeerAllowance {
   return { requests: new TokenBucket(10_000, 10_000), records: new TokenBucket(1e6, 1e6) }
 }
 
-async function serveWith(handler: StreamHandler): Promise<void> {
-  await server.handle(PROTOCOL, handler, { force: true })
+function serveWith(handler: StreamHandler): Promise<void> {
+  return pair.serveWith(handler)
 }
 
 function open(): Promise<Stream> {
-  return client.dialProtocol(server.getMultiaddrs()[0]!, PROTOCOL)
+  return pair.open()
 }
 
 /** An unsigned varint, as it-length-prefixed writes it. */
@@ -123,8 +109,7 @@ function onlySyncErrors(decode: (bytes: Uint8Array) => unknown, bytes: Uint8Arra
 }
 
 beforeAll(async () => {
-  server = await bareNode()
-  client = await bareNode()
+  pair = await startSyncTestPair()
   author = createSigner(await generateKeyPair('Ed25519'))
   store.ingest(
     Array.from({ length: 20 }, (_, i) =>
@@ -134,7 +119,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all([server?.stop(), client?.stop()])
+  await pair?.stop()
 })
 
 describe('sync decoders on arbitrary input', () => {

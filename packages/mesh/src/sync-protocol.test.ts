@@ -1,12 +1,8 @@
 import { createSigner, type Signer, signRecord, type VerifiedRecord } from '@capsule/core'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Libp2p, Stream, StreamHandler } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
+import type { Stream, StreamHandler } from '@libp2p/interface'
 import * as lp from 'it-length-prefixed'
-import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SyncProtocolError } from './errors.js'
 import { MemoryRecords } from './memory-records.js'
@@ -23,25 +19,15 @@ import {
   SyncRefusedError,
   serveSync,
 } from './sync-protocol.js'
+import { type SyncTestPair, startSyncTestPair } from './sync-test-pair.js'
 import { TokenBucket } from './token-bucket.js'
 
 // Two bare libp2p nodes over loopback: the server side is either the real serveSync or a fake
 // neighbour written frame by frame, to see what the client does with a hostile answer.
-const PROTOCOL = '/capsule/sync/1.0.0'
-let server: Libp2p
-let client: Libp2p
+let pair: SyncTestPair
 let author: Signer
 let other: Signer
 const store = new MemoryRecords()
-
-async function bareNode(): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  })
-}
 
 function post(signer: Signer, seq: number, text = `post ${seq}`): VerifiedRecord {
   return signRecord({ kind: 'post', text }, signer, { seq, ts: Date.now() })
@@ -51,8 +37,8 @@ function generous(): PeerAllowance {
   return { requests: new TokenBucket(100, 100), records: new TokenBucket(10_000, 10_000) }
 }
 
-async function serveWith(handler: StreamHandler): Promise<void> {
-  await server.handle(PROTOCOL, handler, { force: true })
+function serveWith(handler: StreamHandler): Promise<void> {
+  return pair.serveWith(handler)
 }
 
 async function serveReal(allowance = generous(), records = store): Promise<void> {
@@ -62,7 +48,7 @@ async function serveReal(allowance = generous(), records = store): Promise<void>
 }
 
 function open(): Promise<Stream> {
-  return client.dialProtocol(server.getMultiaddrs()[0]!, PROTOCOL)
+  return pair.open()
 }
 
 function send(stream: Stream, ...frames: Uint8Array[]): void {
@@ -79,15 +65,14 @@ async function rawRequest(bytes: Uint8Array) {
 }
 
 beforeAll(async () => {
-  server = await bareNode()
-  client = await bareNode()
+  pair = await startSyncTestPair()
   author = createSigner(await generateKeyPair('Ed25519'))
   other = createSigner(await generateKeyPair('Ed25519'))
   store.ingest(Array.from({ length: 300 }, (_, i) => post(author, i + 1)))
 })
 
 afterAll(async () => {
-  await Promise.all([server?.stop(), client?.stop()])
+  await pair?.stop()
 })
 
 describe('sync messages', () => {

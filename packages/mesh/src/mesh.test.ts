@@ -355,4 +355,17 @@ describe('mesh', () => {
     // Whole pages went to the pool, not one record at a time.
     expect(batches[0]).toBe(256)
   })
+
+  it('goes on past one round’s page cap without waiting for the sync timer', async () => {
+    const a = await node()
+    // 40 pages of 256 (255 new each, as a page starts at the last seq of the one before) is
+    // 10,200 records a round.
+    const records = Array.from({ length: 10_500 }, (_, i) =>
+      signRecord({ kind: 'post', text: `r${i}` }, a.signer, { seq: i + 1, ts: Date.now() }),
+    )
+    a.records.ingest(records)
+    const b = await node({ join: joinOf(a), follows: [a.id] })
+    await until(b.mesh, 'sync:done', () => b.records.highestSeq(a.id) === 10_500, 'B to hold all', 30_000)
+    expect(b.records.of(a.id)).toHaveLength(10_500)
+  }, 60_000)
 })

@@ -922,7 +922,9 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     let after = from ?? this.#deps.records.highestSeq(author)
     let remoteHighest = 0
     let storing: Promise<boolean> = Promise.resolve(true)
+    let more = false
     for (let page = 0; page < MAX_PAGES_PER_ROUND; page++) {
+      more = false
       let fetched: FetchedRecords
       try {
         fetched = await fetchRecords(await this.#openSync(peerId), {
@@ -943,12 +945,18 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       if (fetched.fault !== undefined) break
       const last = fetched.records.at(-1)?.claimed.seq
       if (last === undefined || last >= fetched.highest) break
+      more = true
       // The page was cut (count or bytes); its last sequence number may have had a collision
       // partner left out, so ask again from that number (duplicates are skipped by ingest).
       after = last - 1 > after ? last - 1 : last
     }
-    await storing
+    const complete = await storing
     this.safeDispatchEvent('sync:done', { detail: { peerId, author, stored, remoteHighest } })
+    // The round hit its page cap with more to come: queue the next round behind whatever else
+    // waits for this peer, rather than leaving the rest to the next timer tick. Only after
+    // progress, so a peer cannot keep us asking.
+    if (more && complete && stored > 0 && this.#node !== undefined)
+      void this.#withPeer(peerId, () => this.#pull(peerId, author)).catch(() => undefined)
     return stored
   }
 

@@ -12,6 +12,7 @@ import {
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Stream } from '@libp2p/interface'
 import * as lp from 'it-length-prefixed'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncProtocolError } from './errors.js'
 import type { MeshRecords } from './interfaces.js'
 import type { TokenBucket } from './token-bucket.js'
@@ -204,10 +205,15 @@ function deadline(stream: Stream, ms: number): { signal: AbortSignal; clear(): v
   return { signal: controller.signal, clear: () => clearTimeout(timer) }
 }
 
+/**
+ * Sends length-prefixed frames as one write: a page of 256 records sent frame by frame cost 256
+ * yamux frames, Noise messages and socket writes on both sides (libp2p splits a large write
+ * into messages of its own size).
+ */
 async function sendFrames(stream: Stream, frames: Uint8Array[], signal: AbortSignal): Promise<void> {
-  for (const frame of frames) {
-    if (!stream.send(lp.encode.single(frame))) await stream.onDrain({ signal })
-  }
+  const data = new Uint8ArrayList()
+  for (const frame of frames) data.append(lp.encode.single(frame))
+  if (!stream.send(data)) await stream.onDrain({ signal })
 }
 
 function rethrowTimeout(error: unknown, signal: AbortSignal): never {

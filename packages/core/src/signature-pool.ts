@@ -87,7 +87,10 @@ class VerifierThread {
   #failure: Error | undefined
 
   constructor() {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true })
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+    })
     // The threads never keep the node alive on their own.
     this.#worker.unref()
     this.#worker.on('message', ({ id, valid }: { id: number; valid: Uint8Array }) => {

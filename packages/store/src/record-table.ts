@@ -21,6 +21,14 @@ function targetOf(body: RecordBody): string | null {
 /** Decoded records kept in memory: pages and the site read the same newest records again and again. */
 const DECODED_CACHE_LIMIT = 4096
 
+/**
+ * An author's newest profile that is not deleted. Walks the partial index `records_profiles`
+ * (migration 2) from the top, so its cost does not grow with the author's posts.
+ */
+export const LATEST_PROFILE_SQL = `SELECT id, bytes FROM records
+  WHERE author = ? AND kind = 'profile' AND bytes IS NOT NULL
+  ORDER BY seq DESC, ts DESC LIMIT 1`
+
 function encodeCursor(record: VerifiedRecord): string {
   return `${record.body.ts}.${record.id}`
 }
@@ -86,10 +94,7 @@ export class RecordTable {
          AND (@beforeTs IS NULL OR (ts, id) < (@beforeTs, @beforeId))
        ORDER BY ts DESC, id DESC LIMIT @limit`,
     )
-    this.#latestProfile = db.prepare(
-      `SELECT id, bytes FROM records WHERE author = ? AND kind = 'profile' AND bytes IS NOT NULL
-       ORDER BY seq DESC, ts DESC LIMIT 1`,
-    )
+    this.#latestProfile = db.prepare(LATEST_PROFILE_SQL)
     this.#count = db.prepare('SELECT count(*) FROM records WHERE bytes IS NOT NULL').pluck()
     this.#collisions = db
       .prepare('SELECT count(*) FROM (SELECT 1 FROM records GROUP BY author, seq HAVING count(*) > 1)')

@@ -48,6 +48,7 @@ function decodeCursor(cursor: string): { ts: number; id: string } {
 export class RecordTable {
   readonly #db: SqliteDatabase
   readonly #decoded = new Map<string, VerifiedRecord>()
+  #revision = 0
   readonly #insert
   readonly #exists
   readonly #tombstoneFor
@@ -106,9 +107,20 @@ export class RecordTable {
    * were new. A reshare's embedded original is stored as a record of its own author too.
    */
   put(records: readonly VerifiedRecord[], receivedAt = Date.now()): VerifiedRecord[] {
-    return this.#db
+    const stored = this.#db
       .transaction(() => records.filter((record) => this.#putOne(record, receivedAt)))
       .immediate()
+    if (stored.length > 0) this.#revision++
+    return stored
+  }
+
+  /**
+   * Grows whenever put() stores a record (a delete included, which also drops content), so what
+   * was read from this table before is known to be stale. Writes by another process holding the
+   * same file are not counted; the daemon is its file's only writer.
+   */
+  get revision(): number {
+    return this.#revision
   }
 
   #putOne(record: VerifiedRecord, receivedAt: number): boolean {

@@ -55,8 +55,11 @@ describe('Store', () => {
 
   it('stores records once and reports which were new', () => {
     const post = sign(alice, { kind: 'post', text: 'one' })
+    const { revision } = store.records
     expect(store.records.put([post, post])).toEqual([post])
+    expect(store.records.revision).toBe(revision + 1)
     expect(store.records.put([post])).toEqual([])
+    expect(store.records.revision).toBe(revision + 1)
     expect(store.records.get(post.id)?.body).toEqual(post.body)
     expect(store.records.highestSeq(alice.author)).toBe(1)
   })

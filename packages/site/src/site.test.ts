@@ -105,6 +105,7 @@ describe('site over plain HTTP (no domain)', () => {
     const write = await fetch(site.url, { method: 'POST', body: 'x' })
     expect(write.status).toBe(405)
     expect(write.headers.get('allow')).toBe('GET, HEAD')
+    expect(write.headers.get('x-content-type-options')).toBe('nosniff')
     const head = await fetch(site.url, { method: 'HEAD' })
     expect(head.status).toBe(200)
     expect(await head.text()).toBe('')

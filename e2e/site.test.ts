@@ -76,11 +76,21 @@ describe('the HTTPS site, with a certificate from a real ACME server (pebble)', 
     await ok(home, ['init', '--name', 'Alice'])
     const a = await up(home, siteArgs())
     await a.waitForLine((line) => line.includes('certificate issued'))
+    const homePage = `https://${DOMAIN}:${httpsPort}/`
+    // Seen once before the post, so the site holds a rendered page the post must replace.
+    expect(curl([homePage])).toContain('Nothing posted yet')
     await ok(home, ['post', 'Hello over <script>alert(1)</script> HTTPS'])
-    const page = curl([`https://${DOMAIN}:${httpsPort}/`])
+    const page = curl([homePage])
     expect(page).toContain('Hello over &#60;script&#62;alert(1)&#60;/script&#62; HTTPS')
     expect(page).not.toContain('<script>alert')
-    const headers = curl(['-I', `https://${DOMAIN}:${httpsPort}/`])
+    const regret = (await okJson<{ id: string }>(home, ['post', 'a post to regret'])).id
+    const permalink = `${homePage}r/${regret}`
+    expect(curl([homePage])).toContain('a post to regret')
+    expect(curl(['-o', '/dev/null', '-w', '%{http_code}', permalink])).toBe('200')
+    await ok(home, ['delete', regret])
+    expect(curl([homePage])).not.toContain('a post to regret')
+    expect(curl(['-o', '/dev/null', '-w', '%{http_code}', permalink])).toBe('404')
+    const headers = curl(['-I', homePage])
     expect(headers).toMatch(/strict-transport-security/i)
     expect(headers).toMatch(/content-security-policy/i)
     const redirect = curl(['-I', `http://${DOMAIN}:${httpPort}/some/page`])

@@ -20,6 +20,12 @@ export interface SitePage {
 export interface SiteData {
   /** The owner's peer id (the author id of their records). */
   readonly ownerId: string
+  /**
+   * Changes whenever what profile(), page(), record(), recordsAfter() or authorProfile() return
+   * may have changed (a record stored or deleted). The site keeps rendered pages until it does, so
+   * it must be cheap: it is read on every request.
+   */
+  revision(): number
   /** The owner's newest profile record, if they signed one. */
   profile(): VerifiedRecord<ProfileBody> | undefined
   /** Own posts and reshares, newest first. `before` is a cursor from an earlier page; a bad cursor throws RangeError. */

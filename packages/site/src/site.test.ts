@@ -3,7 +3,7 @@ import http from 'node:http'
 import { connect } from 'node:net'
 import { createSigner, decodeRecord, type PostBody, type VerifiedRecord } from '@capsule/core'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { memoryCertificateStore } from './certificate-store.js'
 import type { Logger } from './interfaces.js'
 import { createSite, type Site } from './site.js'
@@ -105,6 +105,7 @@ describe('site over plain HTTP (no domain)', () => {
     const write = await fetch(site.url, { method: 'POST', body: 'x' })
     expect(write.status).toBe(405)
     expect(write.headers.get('allow')).toBe('GET, HEAD')
+    expect(write.headers.get('x-content-type-options')).toBe('nosniff')
     const head = await fetch(site.url, { method: 'HEAD' })
     expect(head.status).toBe(200)
     expect(await head.text()).toBe('')
@@ -134,6 +135,88 @@ describe('site over plain HTTP (no domain)', () => {
     const site = await startPlain(data, { maxHeaderBytes: 1024 })
     const response = await fetch(site.url, { headers: { 'X-Big': 'a'.repeat(4000) } })
     expect(response.status).toBe(431)
+  })
+})
+
+describe('rendered pages kept until the owner’s records change', () => {
+  async function get(site: Site, path: string, headers: Record<string, string> = {}) {
+    const response = await fetch(new URL(path, site.url), { headers })
+    return { status: response.status, etag: response.headers.get('etag'), body: await response.text() }
+  }
+
+  it('answers repeated requests with the same bytes and ETag, without reading the data again', async () => {
+    const data = await owner()
+    data.multiaddrs = ['/ip4/127.0.0.1/tcp/4001']
+    data.sign({ kind: 'profile', name: 'Alice', bio: '' })
+    const posts = [1, 2, 3, 4].map((n) => data.post(`post ${n}`))
+    const site = await startPlain(data)
+    const home = await get(site, '/')
+    const older = /href="\/(\?before=[^"]+)"/.exec(home.body)?.[1]?.replaceAll('&#38;', '&')
+    expect(older).toBeDefined()
+    const paths = [
+      '/',
+      `/${older}`,
+      `/r/${posts[0]?.id}`,
+      `/r/${posts[0]?.id}.cbor`,
+      '/feed.atom',
+      '/.well-known/capsule',
+      '/.well-known/capsule/records?after=2',
+    ]
+    const first = await Promise.all(paths.map((path) => get(site, path)))
+    const reads = ['profile', 'page', 'record', 'recordsAfter', 'authorProfile'] as const
+    const spies = reads.map((method) => vi.spyOn(data, method))
+    const second = await Promise.all(paths.map((path) => get(site, path)))
+    expect(second).toEqual(first)
+    for (const answer of second) {
+      expect(answer.status).toBe(200)
+      expect(answer.etag).toMatch(/^"[\w-]{27}"$/)
+    }
+    for (const spy of spies) expect(spy).not.toHaveBeenCalled()
+  })
+
+  it('shows a new post, a new profile, and stops serving a deleted post', async () => {
+    const data = await owner()
+    data.sign({ kind: 'profile', name: 'Alice', bio: '' })
+    data.post('old news')
+    const site = await startPlain(data)
+    const pages = ['/', '/feed.atom']
+    for (const path of pages) expect((await get(site, path)).body).not.toContain('fresh news')
+
+    const fresh = data.post('fresh news')
+    for (const path of pages) expect((await get(site, path)).body).toContain('fresh news')
+    expect((await get(site, `/r/${fresh.id}`)).status).toBe(200)
+
+    data.sign({ kind: 'delete', target: fresh.id })
+    for (const path of pages) expect((await get(site, path)).body).not.toContain('fresh news')
+    expect((await get(site, `/r/${fresh.id}`)).status).toBe(404)
+    expect((await get(site, `/r/${fresh.id}.cbor`)).status).toBe(404)
+
+    const renamed = data.sign({ kind: 'profile', name: 'Alice Liddell', bio: '' })
+    for (const path of pages) expect((await get(site, path)).body).toContain('Alice Liddell')
+    const wellKnown = JSON.parse((await get(site, '/.well-known/capsule')).body) as WellKnownDocument
+    expect(wellKnown.profile).toBe(Buffer.from(renamed.bytes).toString('base64'))
+  })
+
+  it('answers If-None-Match with 304 until the page changes', async () => {
+    const data = await owner()
+    data.post('hello')
+    const site = await startPlain(data)
+    const { etag } = await get(site, '/')
+    const tag = etag as string
+    for (const ifNoneMatch of [tag, `"elsewhere", ${tag}`, `W/${tag}`, '*']) {
+      const response = await fetch(site.url, { headers: { 'If-None-Match': ifNoneMatch } })
+      expect(response.status).toBe(304)
+      expect(await response.text()).toBe('')
+      expect(response.headers.get('etag')).toBe(tag)
+      expect(response.headers.get('content-security-policy')).toMatch(/^default-src 'none'/)
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+    }
+    expect((await get(site, '/', { 'If-None-Match': '"elsewhere"' })).status).toBe(200)
+    data.post('news')
+    const changed = await get(site, '/', { 'If-None-Match': tag })
+    expect(changed.status).toBe(200)
+    expect(changed.etag).not.toBe(tag)
+    expect(changed.body).toContain('news')
   })
 })
 

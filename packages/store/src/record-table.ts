@@ -21,6 +21,14 @@ function targetOf(body: RecordBody): string | null {
 /** Decoded records kept in memory: pages and the site read the same newest records again and again. */
 const DECODED_CACHE_LIMIT = 4096
 
+/**
+ * An author's newest profile that is not deleted. Walks the partial index `records_profiles`
+ * (migration 2) from the top, so its cost does not grow with the author's posts.
+ */
+export const LATEST_PROFILE_SQL = `SELECT id, bytes FROM records
+  WHERE author = ? AND kind = 'profile' AND bytes IS NOT NULL
+  ORDER BY seq DESC, ts DESC LIMIT 1`
+
 function encodeCursor(record: VerifiedRecord): string {
   return `${record.body.ts}.${record.id}`
 }
@@ -40,6 +48,7 @@ function decodeCursor(cursor: string): { ts: number; id: string } {
 export class RecordTable {
   readonly #db: SqliteDatabase
   readonly #decoded = new Map<string, VerifiedRecord>()
+  #revision = 0
   readonly #insert
   readonly #exists
   readonly #tombstoneFor
@@ -88,10 +97,7 @@ export class RecordTable {
          AND (@beforeTs IS NULL OR (ts, id) < (@beforeTs, @beforeId))
        ORDER BY ts DESC, id DESC LIMIT @limit`,
     )
-    this.#latestProfile = db.prepare(
-      `SELECT id, bytes FROM records WHERE author = ? AND kind = 'profile' AND bytes IS NOT NULL
-       ORDER BY seq DESC, ts DESC LIMIT 1`,
-    )
+    this.#latestProfile = db.prepare(LATEST_PROFILE_SQL)
     this.#count = db.prepare('SELECT count(*) FROM records WHERE bytes IS NOT NULL').pluck()
     this.#syncNormal = db.prepare('PRAGMA synchronous = NORMAL')
     this.#syncFull = db.prepare('PRAGMA synchronous = FULL')
@@ -105,9 +111,20 @@ export class RecordTable {
    * were new. A reshare's embedded original is stored as a record of its own author too.
    */
   put(records: readonly VerifiedRecord[], receivedAt = Date.now()): VerifiedRecord[] {
-    return this.#db
+    const stored = this.#db
       .transaction(() => records.filter((record) => this.#putOne(record, receivedAt)))
       .immediate()
+    if (stored.length > 0) this.#revision++
+    return stored
+  }
+
+  /**
+   * Grows whenever put() stores a record (a delete included, which also drops content), so what
+   * was read from this table before is known to be stale. Writes by another process holding the
+   * same file are not counted; the daemon is its file's only writer.
+   */
+  get revision(): number {
+    return this.#revision
   }
 
   /**

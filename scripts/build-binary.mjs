@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve } from 'node:path'
-import { build, formatMessages } from 'esbuild'
+import { appVersion, bundleCli } from '../apps/capsule/scripts/bundle.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const require = createRequire(join(root, 'package.json'))
@@ -44,7 +44,7 @@ if (!fileType.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])))
   throw new Error(`${nodeBinary} is not an ELF file`)
 
 function buildInfo() {
-  const { version } = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'))
+  const version = appVersion()
   let commit = 'unknown'
   // safe.directory: CI builds as root in a checkout owned by another user.
   const git = (...args) => run('git', ['-c', `safe.directory=${root}`, ...args]).trim()
@@ -65,33 +65,11 @@ mkdirSync(work, { recursive: true })
 const info = buildInfo()
 const bundle = join(work, 'capsule.cjs')
 step(`bundling ${info.version} (${info.commit}) with esbuild`)
-const result = await build({
-  entryPoints: [join(app, 'dist/cli.js')],
+const result = await bundleCli(bundle, info, {
   // better-sqlite3 loads its addon with __non_webpack_require__ when there is one: ours uses
   // process.dlopen, since a SEA's require loads built-in modules only.
   inject: [join(app, 'dist/sea-require.js')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node24',
-  define: { CAPSULE_BUILD: JSON.stringify(info) },
-  minifySyntax: true,
-  minifyWhitespace: true,
-  legalComments: 'eof',
-  logLevel: 'silent',
-  metafile: true,
 })
-// Every warning fails the build: an import.meta or a require the bundle cannot resolve would
-// break only in the executable. The one expected: version.ts reads package.json through
-// import.meta.url when CAPSULE_BUILD is not defined, dead code here.
-const unexpected = result.warnings.filter(
-  (warning) => !(warning.id === 'empty-import-meta' && warning.location?.file.endsWith('dist/version.js')),
-)
-if (unexpected.length > 0) {
-  const text = await formatMessages(unexpected, { kind: 'warning' })
-  throw new Error(`esbuild warned; the executable could break where it did:\n${text.join('\n')}`)
-}
 writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile))
 
 const addon = join(

@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs'
 
-declare const CAPSULE_BUILD: { version: string; commit: string } | undefined
+interface BuildInfo {
+  version: string
+  /** The single executable's build says which commit it was made from. */
+  commit?: string
+}
 
-/** The single executable's build defines CAPSULE_BUILD; run from source, package.json says. */
+/** Defined by the bundles (scripts/bundle.mjs); the ES modules read package.json. */
+declare const CAPSULE_BUILD: BuildInfo | undefined
+
+function packageVersion(): BuildInfo {
+  return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as BuildInfo
+}
+
 export function versionLine(): string {
-  if (typeof CAPSULE_BUILD !== 'undefined')
-    return `capsule ${CAPSULE_BUILD.version} (${CAPSULE_BUILD.commit})`
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string
-  }
-  return `capsule ${pkg.version} (from source)`
+  const { version, commit = 'from source' } =
+    typeof CAPSULE_BUILD !== 'undefined' ? CAPSULE_BUILD : packageVersion()
+  return `capsule ${version} (${commit})`
 }

@@ -1,0 +1,52 @@
+// The CLI as one CommonJS file (esbuild): Node loads and compiles one file much faster than the
+// thousand ES modules behind it. Two builds share these options:
+// - `npm run build` runs this file and writes dist/capsule.cjs, which bin/capsule.js loads
+//   (better-sqlite3 stays outside and finds its addon in node_modules);
+// - scripts/build-binary.mjs bundles the single executable's script with bundleCli.
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { build, formatMessages } from 'esbuild'
+
+const app = resolve(import.meta.dirname, '..')
+
+/** The version in apps/capsule/package.json. */
+export function appVersion() {
+  return JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')).version
+}
+
+/**
+ * Bundles tsc's dist/cli.js into `outfile`. `info` is what `capsule --version` says
+ * (`{ version, commit? }`, see src/version.ts); `options` are more esbuild options.
+ */
+export async function bundleCli(outfile, info, options = {}) {
+  const result = await build({
+    entryPoints: [join(app, 'dist/cli.js')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    define: { CAPSULE_BUILD: JSON.stringify(info) },
+    minifySyntax: true,
+    minifyWhitespace: true,
+    legalComments: 'eof',
+    logLevel: 'silent',
+    metafile: true,
+    ...options,
+  })
+  // Every warning fails the build: an import.meta or a require the bundle cannot resolve would
+  // break only in the bundle. The one expected: version.ts reads package.json through
+  // import.meta.url when CAPSULE_BUILD is not defined, dead code here.
+  const unexpected = result.warnings.filter(
+    (warning) => !(warning.id === 'empty-import-meta' && warning.location?.file.endsWith('dist/version.js')),
+  )
+  if (unexpected.length > 0) {
+    const text = await formatMessages(unexpected, { kind: 'warning' })
+    throw new Error(`esbuild warned; the bundle could break where it did:\n${text.join('\n')}`)
+  }
+  return result
+}
+
+if (import.meta.main) {
+  await bundleCli(join(app, 'dist/capsule.cjs'), { version: appVersion() }, { external: ['better-sqlite3'] })
+}

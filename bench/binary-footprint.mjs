@@ -87,9 +87,9 @@ async function startOnce(command, env, label, measureIdle) {
   return { ms: ready, rss }
 }
 
-async function measure(name, slug, command) {
+async function measure(name, slug, command, path = '/usr/bin:/bin') {
   // A home of its own for the addon cache, so "cold" really is the first start on this machine.
-  const env = { PATH: '/usr/bin:/bin', HOME: mkdtempSync(join(scratch, 'user-')) }
+  const env = { PATH: path, HOME: mkdtempSync(join(scratch, 'user-')) }
   const cold = await startOnce(command, env, slug, false)
   const samples = []
   for (let run = 0; run < runs; run++) samples.push(await startOnce(command, env, slug, true))
@@ -106,12 +106,14 @@ async function measure(name, slug, command) {
 const sizeMB = statSync(binary).size / 1e6
 const results = [await measure('single executable', 'sea', [binary, []])]
 if (values['npm-cli']) {
-  const node = join(root, 'node_modules/node/bin/node')
+  // The bin itself, as `npx capsule` starts it: its shebang finds the project's Node on PATH.
   results.push(
-    await measure('npm CLI (node bin/capsule.js)', 'npm', [
-      node,
-      [join(root, 'apps/capsule/bin/capsule.js')],
-    ]),
+    await measure(
+      'npm CLI (npx capsule)',
+      'npm',
+      [join(root, 'apps/capsule/bin/capsule.js'), []],
+      `${join(root, 'node_modules/.bin')}:/usr/bin:/bin`,
+    ),
   )
 }
 

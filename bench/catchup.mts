@@ -64,11 +64,11 @@ async function fromAuthor() {
   return { ...result, rss, followMs, storedByFollow: answer.stored, deferred }
 }
 
-async function fromUnlimitedNeighbour(flags: string[] = []) {
+async function fromUnlimitedNeighbour() {
   const source = await startSource('unlimited', 1, RECORDS)
   const author = source.sources[0]!.authors[0]!
-  const { home } = await prepareHome(join(dir, `follower-${flags.length}`), { follows: [author] })
-  const follower = await Daemon.start(home, [], flags)
+  const { home } = await prepareHome(join(dir, 'follower-unlimited'), { follows: [author] })
+  const follower = await Daemon.start(home)
   const t0 = performance.now()
   // Following the neighbour itself dials it; on connect the follower syncs everyone it follows.
   await follower.request('/v1/follows', { target: source.sources[0]!.address })
@@ -76,7 +76,7 @@ async function fromUnlimitedNeighbour(flags: string[] = []) {
   await sleep(1000)
   const rss = follower.rssMB()
   log(
-    `from an unlimited neighbour ${flags.join(' ')}: ${result.records}/${RECORDS} in ` +
+    `from an unlimited neighbour: ${result.records}/${RECORDS} in ` +
       `${result.seconds.toFixed(2)} s, RSS ${rss.toFixed(1)} MB`,
   )
   await follower.stop()
@@ -87,8 +87,6 @@ async function fromUnlimitedNeighbour(flags: string[] = []) {
 log(`catch-up: ${RECORDS} records from one peer`)
 const main = await fromAuthor()
 const unlimited = await fromUnlimitedNeighbour()
-// Full run only: a smaller V8 young generation (see docs/PERFORMANCE.md), the same catch-up.
-const smallYoung = args.quick ? undefined : await fromUnlimitedNeighbour(['--max-semi-space-size=4'])
 emit({
   records: main.records,
   seconds: main.complete ? round(main.seconds, 2) : null,
@@ -102,10 +100,6 @@ emit({
     unlimited_source_seconds: unlimited.complete ? round(unlimited.seconds, 2) : null,
     unlimited_source_records: unlimited.records,
     unlimited_source_rss_mb: round(unlimited.rss),
-    ...(smallYoung && {
-      unlimited_source_semi_space_4_seconds: smallYoung.complete ? round(smallYoung.seconds, 2) : null,
-      unlimited_source_semi_space_4_rss_mb: round(smallYoung.rss),
-    }),
   },
 })
 process.exit(0)

@@ -5,40 +5,22 @@
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import {
-  bundleCli,
-  capsuleBin,
-  Daemon,
-  emit,
-  log,
-  median,
-  options,
-  percentile,
-  round,
-  scratch,
-} from './lib.mts'
+import { capsuleCommand, Daemon, emit, log, median, options, percentile, round, scratch } from './lib.mts'
 
-const args = options({})
+options({}) // --quick, --cpu-prof
 const RUNS = 20
 const run = promisify(execFile)
 const daemon = await Daemon.start(join(scratch('cli'), 'home'))
 
-async function post(text: string, entry = capsuleBin): Promise<number> {
+async function post(text: string): Promise<number> {
   const t0 = performance.now()
-  await run(process.execPath, [entry, '--home', daemon.home, 'post', text])
+  await run(...capsuleCommand(['--home', daemon.home, 'post', text]))
   return performance.now() - t0
 }
 
 await post('warm-up')
 const times: number[] = []
 for (let i = 0; i < RUNS; i++) times.push(await post(`post ${i}`))
-// Full run only: the same with the CLI bundled into one file (see docs/PERFORMANCE.md).
-const bundleTimes: number[] = []
-if (!args.quick) {
-  const bundle = await bundleCli()
-  await post('warm-up', bundle)
-  for (let i = 0; i < RUNS; i++) bundleTimes.push(await post(`bundle ${i}`, bundle))
-}
 // The same request without the CLI: what the socket API and the node take.
 const apiTimes: number[] = []
 for (let i = 0; i < RUNS; i++) {
@@ -55,7 +37,6 @@ emit({
   details: {
     post_p95_ms: Math.round(percentile(times, 95)),
     api_post_ms: round(median(apiTimes)),
-    ...(bundleTimes.length > 0 && { bundle_post_ms: Math.round(median(bundleTimes)) }),
   },
 })
 process.exit(0)

@@ -1,4 +1,4 @@
-// Footprint of `capsule up` (run by Node from the built workspace, as `npx capsule up` runs):
+// Footprint of `capsule up` (the workspace's bin started as `npx capsule up` starts it):
 // - start-up: spawn to the "ready" log line (mesh listening, socket API up), fresh home each time
 //   (so it includes creating the identity), median of 10;
 // - resident memory (VmRSS) after idling, with no peers, with 20 connected peers (Capsule meshes
@@ -15,8 +15,6 @@ import { createMesh, MemoryPeers, MemoryRecords, type Mesh } from '@capsule/mesh
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type BareNode, type FromChild, startBareNode, type ToChild } from './bare-node.mts'
 import {
-  bundleCli,
-  capsuleBin,
   countingLogger,
   Daemon,
   emit,
@@ -39,29 +37,19 @@ const IDLE_MS = args.quick ? 3000 : 5000
 const PEERS = 20
 const AUTHORS = 10
 const PER_AUTHOR = 10_000
-const SEMI_SPACE = '--max-semi-space-size=4'
 const dir = scratch('footprint')
 let homes = 0
 const freshHome = () => join(dir, `home-${homes++}`)
 
-async function startTimes(entry = capsuleBin) {
+async function startTimes() {
   const times: number[] = []
   for (let i = 0; i < STARTS; i++) {
-    const daemon = await Daemon.start(freshHome(), [], [], entry)
+    const daemon = await Daemon.start(freshHome())
     times.push(daemon.startMs)
     await daemon.stop()
   }
-  log(`start to ready (${entry.slice(-12)}): ${times.map((ms) => Math.round(ms)).join(' ')} ms`)
+  log(`start to ready: ${times.map((ms) => Math.round(ms)).join(' ')} ms`)
   return median(times)
-}
-
-/** RSS of a daemon started with these node flags and CLI file, after idling with no peers. */
-async function idleRss(flags: string[] = [], entry = capsuleBin): Promise<number> {
-  const daemon = await Daemon.start(freshHome(), [], flags, entry)
-  await sleep(IDLE_MS)
-  const rss = daemon.rssMB()
-  await daemon.stop()
-  return rss
 }
 
 /** A bare baseline node in its own process; resolves once it listens. */
@@ -170,7 +158,6 @@ await stopBareProcess(bare.child)
 
 const daemon = await Daemon.start(freshHome())
 await sleep(IDLE_MS)
-// (the same measurement as idleRss, on a daemon kept for the 20 peers)
 const idle = daemon.rssMB()
 const with20 = await withPeers(daemon)
 const peers20 = with20.rss
@@ -178,22 +165,6 @@ await daemon.stop()
 log(
   `idle RSS: capsule ${idle.toFixed(1)} MB, bare ${bareIdle.toFixed(1)} MB; with 20 peers ${peers20.toFixed(1)} / ${bare20.toFixed(1)} MB`,
 )
-
-// Full run only, what the fixes proposed in docs/PERFORMANCE.md would give: the CLI bundled into
-// one file (as the single executable has it), and a smaller V8 young generation.
-let fixes = {}
-if (!args.quick) {
-  const bundle = await bundleCli()
-  const bundleStartMs = await startTimes(bundle)
-  const bundleIdle = await idleRss([], bundle)
-  const semiSpaceIdle = await idleRss([SEMI_SPACE])
-  log(
-    `bundle: start ${Math.round(bundleStartMs)} ms, idle ${bundleIdle.toFixed(1)} MB; ${SEMI_SPACE}: idle ${semiSpaceIdle.toFixed(1)} MB`,
-  )
-  fixes = {
-    ...fixes,
-  }
-}
 
 const big = await after100k()
 emit({
@@ -204,7 +175,6 @@ emit({
   baseline_rss_idle_mb: round(bareIdle),
   details: {
     baseline_start_ms: Math.round(bare.startMs),
-    ...fixes,
     baseline_rss_20_peers_mb: round(bare20),
     peers_connected: with20.peers,
     peer_redials: with20.redials,

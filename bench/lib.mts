@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { createSigner, signRecord, type VerifiedRecord } from '@capsule/core'
@@ -29,8 +29,21 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 export const root = resolve(import.meta.dirname, '..')
 export const capsuleBin = join(root, 'apps/capsule/bin/capsule.js')
 
-/** Node flags for the daemons a script spawns; `--cpu-prof` sets them to write CPU profiles. */
+/** Node flags for the CLI processes a script spawns; `--cpu-prof` sets them to write CPU profiles. */
 const nodeFlags: string[] = []
+
+/**
+ * Runs the CLI as `npx capsule` does: the bin file itself, so its shebang's Node flags apply, with
+ * this Node first on PATH (npx puts node_modules/.bin there) and the script's flags in NODE_OPTIONS.
+ */
+export function capsuleCommand(args: string[]): [string, string[], { env: NodeJS.ProcessEnv }] {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
+  }
+  if (nodeFlags.length > 0) env.NODE_OPTIONS = [env.NODE_OPTIONS ?? '', ...nodeFlags].join(' ')
+  return [capsuleBin, args, { env }]
+}
 
 /**
  * `--quick`, `--cpu-prof` (profile spawned daemons into bench/results/profiles) and the script's own
@@ -228,16 +241,8 @@ export class Daemon {
     return this.child.pid!
   }
 
-  /**
-   * Starts `capsule up` on `home`, dialling `join` at start; `flags` go to node (e.g. --trace-gc),
-   * `entry` is the CLI's file (default the workspace's bin, else e.g. {@link bundleCli}'s).
-   */
-  static async start(
-    home: string,
-    join: string[] = [],
-    flags: string[] = [],
-    entry = capsuleBin,
-  ): Promise<Daemon> {
+  /** Starts `capsule up` on `home`, dialling `join` at start. */
+  static async start(home: string, join: string[] = []): Promise<Daemon> {
     const t0 = performance.now()
     // Port 0 for the site too: many daemons share 127.0.0.1.
     const args = [
@@ -251,9 +256,8 @@ export class Daemon {
       '0',
     ]
     for (const address of join) args.push('--join', address)
-    const child = spawn(process.execPath, [...nodeFlags, ...flags, entry, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const [file, fileArgs, { env }] = capsuleCommand(args)
+    const child = spawn(file, fileArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     const daemon = new Daemon(home, child)
     running.add(daemon)
     child.stderr.on('data', (chunk) => daemon.lines.push(`stderr: ${chunk}`))
@@ -397,27 +401,4 @@ export async function startSource(kind: 'capsule' | 'unlimited', authors: number
       process.off('exit', kill)
     },
   }
-}
-
-/**
- * The CLI as one CommonJS file (esbuild, better-sqlite3 left outside), as the single executable
- * bundles it, but run by plain Node: what `npx capsule` would start if npm shipped the bundle.
- * Written under node_modules/.cache so `require('better-sqlite3')` resolves from the workspace.
- */
-export async function bundleCli(): Promise<string> {
-  const { build } = await import('esbuild')
-  const outfile = join(root, 'node_modules/.cache/capsule-bench/capsule.cjs')
-  await build({
-    entryPoints: [join(root, 'apps/capsule/dist/cli.js')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node24',
-    external: ['better-sqlite3'],
-    define: { CAPSULE_BUILD: JSON.stringify({ version: 'bench', commit: 'bundle' }) },
-    minifySyntax: true,
-    logLevel: 'error',
-  })
-  return outfile
 }

@@ -2,21 +2,21 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 
 /**
- * Runs the real CLI and real daemons. Set CAPSULE_E2E_BINARY to a single executable to run every
- * e2e test against it instead of the npm-installed CLI.
+ * The real CLI's file, run for the CLI and the daemons. Set CAPSULE_E2E_BINARY to a single
+ * executable to run every e2e test against it instead of the npm-installed CLI, which runs as
+ * `npx capsule` runs it: the bin file itself, so that its shebang's Node flags apply.
  */
-const binary = process.env.CAPSULE_E2E_BINARY
-const command: [string, string[]] = binary
-  ? [resolve(binary), []]
-  : [process.execPath, [resolve(import.meta.dirname, '../apps/capsule/bin/capsule.js')]]
+export const capsuleFile = resolve(
+  process.env.CAPSULE_E2E_BINARY ?? resolve(import.meta.dirname, '../apps/capsule/bin/capsule.js'),
+)
 
-/** The file and leading arguments that run the CLI. */
-export function capsuleCommand(): [string, string[]] {
-  return command
+/** The environment for the CLI: the bin's shebang finds this Node first on PATH, as with npx. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`, ...extra }
 }
 
 export interface CliResult {
@@ -39,9 +39,9 @@ export interface RunOptions {
 export function capsule(home: string, args: string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     const child = execFile(
-      command[0],
-      [...command[1], '--home', home, ...args],
-      { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...options.env } },
+      capsuleFile,
+      ['--home', home, ...args],
+      { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env: cliEnv(options.env) },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
         resolvePromise({ code, stdout, stderr })
@@ -84,9 +84,9 @@ export class Daemon {
   }
 
   static async start(home: string, args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
-    const child = spawn(command[0], [...command[1], '--home', home, 'up', ...args], {
+    const child = spawn(capsuleFile, ['--home', home, 'up', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
+      env: cliEnv(env),
     })
     const daemon = new Daemon(home, child)
     const exited = once(child, 'exit').then(([code]) => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { afterAll, describe, expect, it } from 'vitest'
-import { capsuleCommand, Daemon, eventually, ok, okJson, tempHome } from './harness.js'
+import { capsuleFile, cliEnv, Daemon, eventually, ok, okJson, tempHome } from './harness.js'
 import { HostilePeer } from './hostile-peer.js'
 
 const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--private-network', '--http-port', '0']
@@ -44,9 +44,9 @@ function feedWhere(home: string, check: (feed: RecordJson[]) => boolean, timeout
 
 /** A `capsule tail --json` on a node, collecting what it prints. */
 function tail(home: string) {
-  const [file, args] = capsuleCommand()
-  const child = spawn(file, [...args, '--home', home, 'tail', '--json'], {
+  const child = spawn(capsuleFile, ['--home', home, 'tail', '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: cliEnv(),
   })
   const lines: { origin: string; record: RecordJson }[] = []
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)))

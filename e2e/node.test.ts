@@ -1,10 +1,12 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync, statSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { MAX_TEXT_CHARS } from '@capsule/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { capsule, Daemon, ok, okJson, tempHome } from './harness.js'
+import { capsule, capsuleFile, cliEnv, Daemon, ok, okJson, tempHome } from './harness.js'
 
 const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--private-network', '--http-port', '0']
 const daemons: Daemon[] = []
@@ -154,4 +156,21 @@ describe('a node on one machine', () => {
     expect(second.stderr).toContain('already running')
     expect((await okJson<{ running: boolean }>(home, ['status'])).running).toBe(true)
   })
+
+  // The single executable carries the flag inside, out of sight of /proc.
+  it.skipIf(process.env.CAPSULE_E2E_BINARY)(
+    'runs Node with a small young generation, from the bin and from `node bin/capsule.js`',
+    async () => {
+      const smallYoung = (pid: number | undefined) =>
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=4')
+      const home = tempHome()
+      const daemon = await up(home)
+      expect(smallYoung(daemon.child.pid)).toBe(true)
+      const tail = spawn(process.execPath, [capsuleFile, '--home', home, 'tail'], { env: cliEnv() })
+      // The tail says on stderr when it streams: by then Node has started over with the flag.
+      await once(createInterface({ input: tail.stderr }), 'line')
+      expect(smallYoung(tail.pid)).toBe(true)
+      tail.kill('SIGKILL')
+    },
+  )
 })

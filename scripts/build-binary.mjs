@@ -83,6 +83,9 @@ const seaConfig = {
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
   useSnapshot: false,
+  // As bin/capsule.js's shebang: a small young generation, which V8 would grow during a burst of
+  // records and then keep while the node idles.
+  execArgv: ['--max-semi-space-size=4'],
   // NODE_OPTIONS and --node-options are ignored: no one can add --require to the executable.
   execArgvExtension: 'none',
   assets: { [ADDON_ASSET]: addon },

@@ -2,7 +2,9 @@
 // --max-semi-space-size=4: V8 grows its young generation during a burst (a catch-up of thousands
 // of records) and never shrinks it again, so the idle daemon would keep that memory. The flag
 // cannot be set once V8 runs: started as `node bin/capsule.js`, Node starts over with it.
-import module from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { cacheDir } from '../dist/cache-dir.js'
+import { runWithCodeCache } from '../dist/code-cache.js'
 
 const SMALL_YOUNG_GENERATION = '--max-semi-space-size=4'
 const flagged = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((flags) =>
@@ -17,11 +19,5 @@ if (!flagged && process.platform !== 'win32') {
   ])
 }
 
-try {
-  // Compiled code is kept across starts (in the temp folder; NODE_COMPILE_CACHE picks another).
-  module.enableCompileCache()
-} catch {
-  // Without the cache Node only compiles again.
-}
 // The CLI bundled into one file by `npm run build` (scripts/bundle.mjs).
-module.createRequire(import.meta.url)('../dist/capsule.cjs')
+runWithCodeCache(fileURLToPath(new URL('../dist/capsule.cjs', import.meta.url)), cacheDir())

@@ -1,6 +1,7 @@
 import { ApiError, DaemonNotRunningError, DaemonRunningError, SocketClient } from '@capsule/socket-api'
 import { IdentityExistsError, Store, StoreError } from '@capsule/store'
 import { type Command, CommanderError } from 'commander'
+import { CacheDirError } from './cache-dir.js'
 import { type Home, resolveHome } from './home.js'
 import { KeyFileError } from './identity.js'
 import { NativeAddonError, nativeBinding } from './native-addon.js'
@@ -45,6 +46,7 @@ const EXPLAINED = [
   StoreError,
   CliFailure,
   NativeAddonError,
+  CacheDirError,
 ]
 
 /** File-system failures a person can act on (the home on a full or read-only disk...). */

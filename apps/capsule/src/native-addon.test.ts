@@ -4,7 +4,8 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { addonCacheDir, cacheAddon, nativeBinding, requireNativeAddon } from './native-addon.js'
+import { cacheDir } from './cache-dir.js'
+import { cacheAddon, nativeBinding, requireNativeAddon } from './native-addon.js'
 
 const storeDir = join(import.meta.dirname, '../../../packages/store')
 const bytes = new TextEncoder().encode('not really an ELF, but bytes with a hash')
@@ -45,8 +46,8 @@ describe('the native addon cache', () => {
   })
 
   it('lives under XDG_CACHE_HOME, else ~/.cache', () => {
-    expect(addonCacheDir({ XDG_CACHE_HOME: '/var/cache' })).toBe('/var/cache/capsule')
-    expect(addonCacheDir({ HOME: '/home/alice' })).toMatch(/\.cache\/capsule$/)
+    expect(cacheDir({ XDG_CACHE_HOME: '/var/cache' })).toBe('/var/cache/capsule')
+    expect(cacheDir({ HOME: '/home/alice' })).toMatch(/\.cache\/capsule$/)
   })
 
   it('leaves better-sqlite3 to find its own addon outside the single executable', () => {

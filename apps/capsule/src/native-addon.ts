@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { getRawAsset, isSea } from 'node:sea'
+import { cacheDir, ensurePrivateDir, replaceFile } from './cache-dir.js'
 
 /** The SEA asset key under which scripts/build-binary.mjs packs better-sqlite3's addon. */
 export const ADDON_ASSET = 'better_sqlite3.node'
@@ -11,29 +11,8 @@ export class NativeAddonError extends Error {
   override readonly name = 'NativeAddonError'
 }
 
-/** `$XDG_CACHE_HOME/capsule`, else `~/.cache/capsule`. */
-export function addonCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'capsule')
-}
-
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
-}
-
-/**
- * The folder must be ours and closed to others: the addon is checked, then loaded, and nobody
- * else may swap the file in between.
- */
-function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const stat = lstatSync(dir)
-  if (!stat.isDirectory()) throw new NativeAddonError(`${dir} is not a folder: move it away`)
-  if (typeof process.getuid === 'function' && stat.uid !== process.getuid()) {
-    throw new NativeAddonError(
-      `${dir} belongs to another user: remove it, or set XDG_CACHE_HOME to a folder of your own`,
-    )
-  }
-  if ((stat.mode & 0o077) !== 0) chmodSync(dir, 0o700)
 }
 
 /**
@@ -54,14 +33,7 @@ export function cacheAddon(bytes: Uint8Array, dir: string): string {
   }
   // A truncated or altered file (a crash mid-write elsewhere, a bad disk) is rewritten.
   if (existing !== undefined && sha256(existing) === hash) return path
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-  try {
-    writeFileSync(temp, bytes, { mode: 0o700, flag: 'wx' })
-    renameSync(temp, path)
-  } catch (error) {
-    rmSync(temp, { force: true })
-    throw error
-  }
+  replaceFile(path, bytes, 0o700)
   return path
 }
 
@@ -97,6 +69,6 @@ let cached: string | undefined
  */
 export function nativeBinding(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!isSea()) return undefined
-  cached ??= cacheAddon(new Uint8Array(getRawAsset(ADDON_ASSET)), addonCacheDir(env))
+  cached ??= cacheAddon(new Uint8Array(getRawAsset(ADDON_ASSET)), cacheDir(env))
   return cached
 }

@@ -3,6 +3,7 @@ import { collect, homeOf, openExistingStore, UsageError } from '../cli-context.j
 import { ensureHome } from '../home.js'
 import { generateIdentity, loadIdentity, saveIdentity } from '../identity.js'
 import { createLogger } from '../logger.js'
+import { startedUp } from '../started-up.js'
 
 interface UpOptions {
   listen?: string[]
@@ -106,20 +107,19 @@ export function registerUp(program: Command): void {
         identity,
         logger,
       )
+      // Listening before "ready": whoever waits for it may stop the node at once.
+      const stopSignal = new Promise<string>((resolve) => {
+        process.once('SIGINT', resolve)
+        process.once('SIGTERM', resolve)
+      })
       logger.info('ready', {
         peerId: identity.peerId,
         socket: home.socketPath,
         multiaddrs: daemon.mesh.multiaddrs(),
         site: daemon.site.url,
       })
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
-          logger.info('stopping', { signal })
-          resolve()
-        }
-        process.once('SIGINT', shutdown)
-        process.once('SIGTERM', shutdown)
-      })
+      startedUp.publish(undefined)
+      logger.info('stopping', { signal: await stopSignal })
       await daemon.stop()
       logger.info('stopped')
     })

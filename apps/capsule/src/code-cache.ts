@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { getHeapCodeStatistics } from 'node:v8'
+import { Script } from 'node:vm'
+import { crc32 } from 'node:zlib'
+import { ensurePrivateDir, replaceFile } from './cache-dir.js'
+import { startedUp } from './started-up.js'
+
+/** A new cache is written only when a run compiled this much more code than the cache holds. */
+const GROWTH = 1.1
+/** The cache file starts with the CRC-32 of the source and the compiled code size it was taken at. */
+const HEADER_BYTES = 8
+
+interface CodeCache {
+  data: Buffer
+  compiledBytes: number
+}
+
+/**
+ * The cache for the source with this CRC-32, if the file holds it. V8 checks only the length of
+ * the source: given the cache of another source of the same length, it runs the old code.
+ */
+function readCodeCache(path: string, sourceHash: number): CodeCache | undefined {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(path)
+  } catch {
+    return undefined
+  }
+  if (bytes.length <= HEADER_BYTES || bytes.readUInt32LE(0) !== sourceHash) return undefined
+  return { data: bytes.subarray(HEADER_BYTES), compiledBytes: bytes.readUInt32LE(4) }
+}
+
+/**
+ * Compiles a CommonJS file (the CLI's bundle) as a function of `exports, require, module,
+ * __filename, __dirname`, from V8's compiled code of an earlier run when `<dir>/code-<CRC-32 of
+ * the file's path>` holds it. `save` keeps the code compiled so far, when that is more than the
+ * cache holds. A folder or file that cannot be used only costs speed.
+ */
+export function compileWithCodeCache(file: string, dir: string): { script: Script; save: () => void } {
+  const source = readFileSync(file)
+  const sourceHash = crc32(source)
+  const path = join(dir, `code-${crc32(file).toString(16)}`)
+  let usable = true
+  try {
+    ensurePrivateDir(dir)
+  } catch {
+    usable = false
+  }
+  const cache = usable ? readCodeCache(path, sourceHash) : undefined
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${source.toString()}\n})`
+  const script = new Script(wrapped, { filename: file, ...(cache && { cachedData: cache.data }) })
+  let covered = cache && !script.cachedDataRejected ? cache.compiledBytes : 0
+  const save = () => {
+    const compiled = getHeapCodeStatistics().bytecode_and_metadata_size
+    if (!usable || compiled <= covered * GROWTH) return
+    covered = compiled
+    const header = Buffer.alloc(HEADER_BYTES)
+    header.writeUInt32LE(sourceHash, 0)
+    header.writeUInt32LE(compiled, 4)
+    try {
+      replaceFile(path, Buffer.concat([header, script.createCachedData()]), 0o600)
+    } catch {
+      usable = false
+    }
+  }
+  return { script, save }
+}
+
+/**
+ * Runs a CommonJS file with {@link compileWithCodeCache}. Node's own compile cache holds only
+ * what V8 compiles before a file runs, and nearly all of the bundle (every module, which esbuild
+ * wraps to run on first use) is compiled while it runs. So the cache is taken once start-up is
+ * over: when the daemon is ready ({@link startedUp}), else as the process exits.
+ */
+export function runWithCodeCache(file: string, dir: string): void {
+  const { script, save } = compileWithCodeCache(file, dir)
+  // Not at the daemon's exit: by then it compiled much that a start does not need, and a larger
+  // cache takes longer to load.
+  const onStartedUp = () => {
+    startedUp.unsubscribe(onStartedUp)
+    process.off('exit', save)
+    save()
+  }
+  startedUp.subscribe(onStartedUp)
+  process.once('exit', save)
+  const module = { exports: {} }
+  script
+    .runInThisContext()
+    .call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
+}

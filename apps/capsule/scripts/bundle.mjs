@@ -1,7 +1,8 @@
 // The CLI as one CommonJS file (esbuild): Node loads and compiles one file much faster than the
 // thousand ES modules behind it. Two builds share these options:
-// - `npm run build` runs this file and writes dist/capsule.cjs, which bin/capsule.js loads
-//   (better-sqlite3 stays outside and finds its addon in node_modules);
+// - `npm run build` runs this file and writes dist/capsule.cjs, which bin/capsule.js loads.
+//   Left in node_modules: better-sqlite3, which finds its addon there, and acme-client, loaded
+//   only to order a certificate (its 1.2 MB in the bundle cost every start time to load);
 // - scripts/build-binary.mjs bundles the single executable's script with bundleCli.
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -48,5 +49,9 @@ export async function bundleCli(outfile, info, options = {}) {
 }
 
 if (import.meta.main) {
-  await bundleCli(join(app, 'dist/capsule.cjs'), { version: appVersion() }, { external: ['better-sqlite3'] })
+  await bundleCli(
+    join(app, 'dist/capsule.cjs'),
+    { version: appVersion() },
+    { external: ['better-sqlite3', 'acme-client'] },
+  )
 }

@@ -47,6 +47,15 @@ describe('the CLI’s code cache', () => {
     expect(changed.answer).toBe('bbb')
   })
 
+  it('lets the file import() what lies beside it', async () => {
+    const { file, dir } = setup('module.exports.load = () => import("./beside.mjs")')
+    writeFileSync(join(dirname(file), 'beside.mjs'), 'export const answer = "ccc"')
+    const { script } = compileWithCodeCache(file, dir)
+    const module = { exports: {} as { load: () => Promise<{ answer: string }> } }
+    script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
+    expect((await module.exports.load()).answer).toBe('ccc')
+  })
+
   it('only costs speed when the folder cannot be used', () => {
     const { file, dir } = setup('module.exports.answer = () => "aaa"')
     writeFileSync(dirname(dir), 'a file where the cache folder’s parent should be')

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { getHeapCodeStatistics } from 'node:v8'
-import { Script } from 'node:vm'
+import { constants, Script } from 'node:vm'
 import { crc32 } from 'node:zlib'
 import { ensurePrivateDir, replaceFile } from './cache-dir.js'
 import { startedUp } from './started-up.js'
@@ -50,7 +50,12 @@ export function compileWithCodeCache(file: string, dir: string): { script: Scrip
   }
   const cache = usable ? readCodeCache(path, sourceHash) : undefined
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source.toString()}\n})`
-  const script = new Script(wrapped, { filename: file, ...(cache && { cachedData: cache.data }) })
+  const script = new Script(wrapped, {
+    filename: file,
+    // import() resolves as in any file of that folder (the bundle imports acme-client this way).
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    ...(cache && { cachedData: cache.data }),
+  })
   let covered = cache && !script.cachedDataRejected ? cache.compiledBytes : 0
   const save = () => {
     const compiled = getHeapCodeStatistics().bytecode_and_metadata_size

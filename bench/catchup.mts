@@ -1,7 +1,7 @@
 // Catch-up: a new follower (a fresh `capsule up` process) follows an author whose daemon holds
 // 10,000 records, and backfills them from that one peer over the sync protocol. Timed from the
 // `POST /v1/follows` (what `capsule follow <multiaddr>` sends) to the follower's store holding all
-// 10,000 (its /v1/status polled every 20 ms); then the follower's RSS.
+// 10,000 (its /v1/status polled every 20 ms); then the follower's RSS 1 s and 12 s later.
 // Also measured, as a detail: the same follower fed by a neighbour without serving limits
 // (bench/sync-source.mts --kind unlimited), which shows what the follower itself can take.
 //   node bench/catchup.mts [--quick]
@@ -55,13 +55,16 @@ async function fromAuthor() {
   const result = await waitForRecords(follower, t0)
   await sleep(1000)
   const rss = follower.rssMB()
+  // Once the signature threads have stopped (10 s idle) and the node idles as it will from now on.
+  await sleep(11_000)
+  const settledRss = follower.rssMB()
   log(
     `from the author: ${result.records}/${RECORDS} in ${result.seconds.toFixed(2)} s ` +
       `(the follow answered after ${Math.round(followMs)} ms with ${answer.stored} stored)`,
   )
   const deferred = follower.lines.filter((line) => line.includes('sync deferred')).length
   await Promise.all([follower.stop(), authorDaemon.stop()])
-  return { ...result, rss, followMs, storedByFollow: answer.stored, deferred }
+  return { ...result, rss, settledRss, followMs, storedByFollow: answer.stored, deferred }
 }
 
 async function fromUnlimitedNeighbour() {
@@ -94,6 +97,7 @@ emit({
   details: {
     complete: main.complete,
     waited_s: round(main.seconds, 1),
+    follower_rss_12s_after_mb: round(main.settledRss),
     follow_answer_ms: Math.round(main.followMs),
     stored_by_follow: main.storedByFollow,
     sync_deferred_log_lines: main.deferred,

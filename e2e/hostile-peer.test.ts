@@ -9,7 +9,7 @@ import { rssKiB, sql } from './hostile-tools.js'
 // posting to B and to C (who reaches A's posts through B). CAPSULE_HOSTILE_FULL=1 floods longer.
 const FULL = process.env.CAPSULE_HOSTILE_FULL === '1'
 const FLOOD = FULL ? 20_000 : 2_000
-const SYNC_ABUSE = FULL ? 500 : 100
+const SYNC_ABUSE = FULL ? 500 : 200
 const HONEST_POSTS = FULL ? 20 : 5
 const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--private-network']
 const daemons: Daemon[] = []

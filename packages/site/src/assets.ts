@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto'
 
-/** The one stylesheet, inlined in every page and allowed by its hash in the CSP. */
+/**
+ * The one stylesheet, served at {@link STYLE_PATH}: a file of its own rather than inlined, so a
+ * browser fetches it once for all pages (a fifth of the home page's bytes were this).
+ */
 export const STYLE = `
 :root{color-scheme:light dark;--bg:#fbfaf7;--fg:#1d1c1a;--muted:#6b665e;--line:#e6e1d8;--accent:#b4411c;--card:#fff;--chip:#f1ece3}
 @media (prefers-color-scheme:dark){:root{--bg:#141311;--fg:#ece7df;--muted:#a39d92;--line:#2e2b27;--accent:#f08a5d;--card:#1b1a17;--chip:#26231f}}
@@ -44,17 +47,21 @@ footer a{color:inherit}
 @media (max-width:30rem){body{font-size:16px}header.site{padding-top:1.75rem}}
 `.trim()
 
-export const STYLE_HASH = `sha256-${createHash('sha256').update(STYLE).digest('base64')}`
+/** Named by its content, so it can be cached for good: a new stylesheet gets a new name. */
+export const STYLE_PATH = `/assets/style-${createHash('sha256').update(STYLE).digest('base64url').slice(0, 16)}.css`
 
 /** A small capsule shape; served as /favicon.svg (and for /favicon.ico requests). */
 export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect x="4" y="9" width="24" height="14" rx="7" fill="#b4411c"/><path d="M16 9h5a7 7 0 0 1 0 14h-5z" fill="#f4c7b3"/></svg>`
 
 export const RESHARE_ICON = `<svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M17 2l4 4-4 4"/><path d="M3 11V9a3 3 0 0 1 3-3h15"/><path d="M7 22l-4-4 4-4"/><path d="M21 13v2a3 3 0 0 1-3 3H3"/></svg>`
 
-/** No script anywhere; the only style is the hashed inline stylesheet; images only from this site. */
+/**
+ * No script anywhere; styles and images only from this site (which serves no stylesheet but its
+ * own: everything else it sends is escaped HTML, JSON, Atom or CBOR, with `nosniff`).
+ */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
-  `style-src '${STYLE_HASH}'`,
+  "style-src 'self'",
   "img-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseRecordId } from '@capsule/core'
-import { CONTENT_SECURITY_POLICY, FAVICON_SVG } from './assets.js'
+import { CONTENT_SECURITY_POLICY, FAVICON_SVG, STYLE, STYLE_PATH } from './assets.js'
 import { renderAtom } from './atom.js'
 import { BACKFILL_MAX_RECORDS } from './config.js'
 import type { Logger, SiteData } from './interfaces.js'
@@ -130,6 +130,9 @@ const READ_ONLY = reply(
   { headers: { Allow: 'GET, HEAD', Connection: 'close' } },
 )
 const FAVICON = reply(200, 'image/svg+xml', FAVICON_SVG, { cache: 'public, max-age=86400' })
+const STYLESHEET = reply(200, 'text/css; charset=utf-8', STYLE, {
+  cache: 'public, max-age=31536000, immutable',
+})
 const ROBOTS = reply(200, 'text/plain; charset=utf-8', 'User-agent: *\nAllow: /\n')
 
 /**
@@ -257,6 +260,7 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
       const bounded = Math.min(limit, BACKFILL_MAX_RECORDS)
       return cached(`${path}?after=${after}&limit=${bounded}`, () => backfill(after, bounded))
     }
+    if (path === STYLE_PATH) return STYLESHEET
     if (path === '/favicon.svg' || path === '/favicon.ico') return FAVICON
     if (path === '/robots.txt') return ROBOTS
     return notFound('There is nothing at this address.')

@@ -1,7 +1,7 @@
 import { createSigner, type PostBody, type VerifiedRecord } from '@capsule/core'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { describe, expect, it } from 'vitest'
-import { CONTENT_SECURITY_POLICY, STYLE, STYLE_HASH } from './assets.js'
+import { CONTENT_SECURITY_POLICY, STYLE_PATH } from './assets.js'
 import { renderAtom } from './atom.js'
 import { escapeXml, postTextHtml } from './html.js'
 import { type PageContext, renderHome, renderRecord } from './pages.js'
@@ -37,10 +37,11 @@ describe('pages', () => {
     const permalink = renderRecord(context(data), post)
     expect(permalink).not.toContain('<script>alert')
     expect(permalink).toContain(`/r/${post.id}.cbor`)
-    // No script at all, and the only style is the hashed inline sheet.
-    expect(page).not.toMatch(/<script|<[^>]*\son\w+=/i)
-    expect(page).toContain(`<style>${STYLE}</style>`)
-    expect(CONTENT_SECURITY_POLICY).toContain(`style-src '${STYLE_HASH}'`)
+    // No script at all, and the only style is the site's own stylesheet, named by its content.
+    expect(page).not.toMatch(/<script|<style|<[^>]*\sstyle=|<[^>]*\son\w+=/i)
+    expect(page).toContain(`<link rel="stylesheet" href="${STYLE_PATH}">`)
+    expect(STYLE_PATH).toMatch(/^\/assets\/style-[\w-]{16}\.css$/)
+    expect(CONTENT_SECURITY_POLICY).toContain("style-src 'self'")
     expect(CONTENT_SECURITY_POLICY).toContain("default-src 'none'")
   })
 

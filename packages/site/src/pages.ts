@@ -1,5 +1,5 @@
 import type { PostBody, ProfileBody, VerifiedRecord } from '@capsule/core'
-import { RESHARE_ICON, STYLE } from './assets.js'
+import { RESHARE_ICON, STYLE_PATH } from './assets.js'
 import { Html, html, humanDate, isoDate, postTextHtml, shortId } from './html.js'
 import type { SitePage } from './interfaces.js'
 
@@ -41,7 +41,7 @@ function layout(ctx: PageContext, title: string, description: string, main: Html
 <meta name="description" content="${description}">
 <link rel="alternate" type="application/atom+xml" title="${ownerName(ctx)}" href="/feed.atom">
 <link rel="icon" type="image/svg+xml" href="/favicon.svg">
-<style>${new Html(STYLE)}</style>
+<link rel="stylesheet" href="${STYLE_PATH}">
 </head>
 <body>
 ${header(ctx)}

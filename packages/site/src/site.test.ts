@@ -57,7 +57,7 @@ describe('site over plain HTTP (no domain)', () => {
     const home = await fetch(site.url)
     expect(home.status).toBe(200)
     expect(home.headers.get('content-type')).toBe('text/html; charset=utf-8')
-    expect(home.headers.get('content-security-policy')).toMatch(/^default-src 'none'; style-src 'sha256-/)
+    expect(home.headers.get('content-security-policy')).toMatch(/^default-src 'none'; style-src 'self';/)
     expect(home.headers.get('x-content-type-options')).toBe('nosniff')
     expect(home.headers.get('referrer-policy')).toBe('no-referrer')
     expect(home.headers.get('strict-transport-security')).toBeNull()
@@ -73,6 +73,13 @@ describe('site over plain HTTP (no domain)', () => {
     const permalink = await fetch(new URL(`/r/${first.id}`, site.url))
     expect(permalink.status).toBe(200)
     expect(await permalink.text()).toContain('first &#60;script&#62;alert(1)&#60;/script&#62;')
+    const stylesheet = /<link rel="stylesheet" href="([^"]+)">/.exec(html)?.[1]
+    const css = await fetch(new URL(stylesheet as string, site.url))
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8')
+    expect(css.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(css.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(await css.text()).toContain('prefers-color-scheme:dark')
+
     const cbor = await fetch(new URL(`/r/${first.id}.cbor`, site.url))
     expect(cbor.headers.get('content-type')).toBe('application/cbor')
     const bytes = new Uint8Array(await cbor.arrayBuffer())

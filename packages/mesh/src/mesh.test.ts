@@ -368,4 +368,14 @@ describe('mesh', () => {
     await until(b.mesh, 'sync:done', () => b.records.highestSeq(a.id) === 10_500, 'B to hold all', 30_000)
     expect(b.records.of(a.id)).toHaveLength(10_500)
   }, 60_000)
+
+  it('counts what a follow brought in, also when the sweep of the new connection brought it', async () => {
+    const a = await node()
+    for (let i = 0; i < 30; i++) a.store(`before the follow ${i}`)
+    const b = await node()
+    // Following by address makes the connection, whose sweep races the follow's own pull.
+    const followed = await b.mesh.follow(joinOf(a)[0] as string)
+    expect(b.records.highestSeq(a.id)).toBe(30)
+    expect(followed).toMatchObject({ stored: 30, highestSeq: 30 })
+  })
 })

@@ -110,7 +110,7 @@ export interface FollowResult {
   providers: string[]
   /** Peers asked for the author's records. */
   peersAsked: number
-  /** Records newly stored by the backfill. */
+  /** Records of the author newly stored while following (by the backfill, a sweep or gossip). */
   stored: number
   /** Highest sequence number of the author held locally afterwards. */
   highestSeq: number
@@ -445,105 +445,116 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       this.#watch(author)
       this.#provide(author)
     }
-    // Search for the author and for other holders at once; stop searching as soon as any of
-    // them is connected, since one holder is enough to backfill from.
-    // The author itself is worth the whole budget (it publishes straight to its subscribers), so
-    // only the search for other holders stops early.
-    const budget = AbortSignal.any([
-      AbortSignal.timeout(this.#config.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS),
-      this.#life.signal,
-    ])
-    const search = new AbortController()
-    const signal = AbortSignal.any([budget, search.signal])
-    const reached = Promise.withResolvers<void>()
-    const providers: string[] = []
-    const authorId = peerIdFromString(author)
-    const reachAuthor = async (): Promise<void> => {
-      for (const address of multiaddrs) {
+    // Connecting to a peer starts a sweep that may backfill before the pull below gets its turn
+    // with that peer: count every record of the author stored while following.
+    let stored = 0
+    const count = (event: MeshEvents['record']) => {
+      if (event.detail.record.body.author === author) stored++
+    }
+    this.addEventListener('record', count)
+    try {
+      // Search for the author and for other holders at once; stop searching as soon as any of
+      // them is connected, since one holder is enough to backfill from.
+      // The author itself is worth the whole budget (it publishes straight to its subscribers), so
+      // only the search for other holders stops early.
+      const budget = AbortSignal.any([
+        AbortSignal.timeout(this.#config.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS),
+        this.#life.signal,
+      ])
+      const search = new AbortController()
+      const signal = AbortSignal.any([budget, search.signal])
+      const reached = Promise.withResolvers<void>()
+      const providers: string[] = []
+      const authorId = peerIdFromString(author)
+      const reachAuthor = async (): Promise<void> => {
+        for (const address of multiaddrs) {
+          try {
+            await node.dial(multiaddr(address), { signal: budget })
+            return reached.resolve()
+          } catch (error) {
+            this.#log.warn('could not dial the address given for the author', {
+              address,
+              error: (error as Error).message,
+            })
+          }
+        }
+        // By peer id: known addresses first, then a DHT peer lookup (which needs a routing table).
+        if (!(await this.#knowsAddresses(authorId))) await this.#dhtReady(budget)
         try {
-          await node.dial(multiaddr(address), { signal: budget })
-          return reached.resolve()
+          await node.dial(authorId, { signal: budget })
         } catch (error) {
-          this.#log.warn('could not dial the address given for the author', {
-            address,
-            error: (error as Error).message,
-          })
+          if (budget.aborted) throw error
+          // A young DHT may not lead to the author yet: walk towards its id (the walk learns the
+          // addresses of the peers nearest to it, the author among them) and try once more.
+          for await (const _ of node.peerRouting.getClosestPeers(authorId.toMultihash().bytes, {
+            signal: budget,
+          })) {
+            // draining the query is the point
+          }
+          await node.dial(authorId, { signal: budget })
+        }
+        reached.resolve()
+      }
+      const findHolders = async (): Promise<void> => {
+        const dials: Promise<unknown>[] = []
+        try {
+          await this.#dhtReady(signal)
+          for await (const provider of node.contentRouting.findProviders(providerKey(author), { signal })) {
+            const id = provider.id.toString()
+            if (id === this.peerId || providers.includes(id)) continue
+            if (provider.multiaddrs.length > 0)
+              await node.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
+            // The author provides its own key too: its addresses help reachAuthor, which dials it.
+            if (id === author) continue
+            providers.push(id)
+            dials.push(node.dial(provider.id, { signal }).then(() => reached.resolve()))
+            if (providers.length >= 8) break
+          }
+        } finally {
+          // Also when the search is aborted: a dial still pending must not reject unhandled.
+          await Promise.allSettled(dials)
         }
       }
-      // By peer id: known addresses first, then a DHT peer lookup (which needs a routing table).
-      if (!(await this.#knowsAddresses(authorId))) await this.#dhtReady(budget)
-      try {
-        await node.dial(authorId, { signal: budget })
-      } catch (error) {
-        if (budget.aborted) throw error
-        // A young DHT may not lead to the author yet: walk towards its id (the walk learns the
-        // addresses of the peers nearest to it, the author among them) and try once more.
-        for await (const _ of node.peerRouting.getClosestPeers(authorId.toMultihash().bytes, {
-          signal: budget,
-        })) {
-          // draining the query is the point
-        }
-        await node.dial(authorId, { signal: budget })
-      }
-      reached.resolve()
-    }
-    const findHolders = async (): Promise<void> => {
-      const dials: Promise<unknown>[] = []
-      try {
-        await this.#dhtReady(signal)
-        for await (const provider of node.contentRouting.findProviders(providerKey(author), { signal })) {
-          const id = provider.id.toString()
-          if (id === this.peerId || providers.includes(id)) continue
-          if (provider.multiaddrs.length > 0)
-            await node.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
-          // The author provides its own key too: its addresses help reachAuthor, which dials it.
-          if (id === author) continue
-          providers.push(id)
-          dials.push(node.dial(provider.id, { signal }).then(() => reached.resolve()))
-          if (providers.length >= 8) break
-        }
-      } finally {
-        // Also when the search is aborted: a dial still pending must not reject unhandled.
-        await Promise.allSettled(dials)
-      }
-    }
-    const reachFollowers = async (): Promise<void> => {
-      await findHolders()
-      // Nothing found: in a young or tiny DHT the routing tables (ours and our peers') may not
-      // lead to the holders yet. Walk towards the key, where provider records live, and ask
-      // again; a second time a second later, while new peers settle into the tables.
-      for (let retry = 0; retry < 2 && providers.length === 0 && !signal.aborted; retry++) {
-        if (retry > 0) await sleep(1000, undefined, { signal })
-        for await (const _ of node.peerRouting.getClosestPeers(providerKey(author).multihash.bytes, {
-          signal,
-        })) {
-          // draining the query fills the routing table
-        }
+      const reachFollowers = async (): Promise<void> => {
         await findHolders()
+        // Nothing found: in a young or tiny DHT the routing tables (ours and our peers') may not
+        // lead to the holders yet. Walk towards the key, where provider records live, and ask
+        // again; a second time a second later, while new peers settle into the tables.
+        for (let retry = 0; retry < 2 && providers.length === 0 && !signal.aborted; retry++) {
+          if (retry > 0) await sleep(1000, undefined, { signal })
+          for await (const _ of node.peerRouting.getClosestPeers(providerKey(author).multihash.bytes, {
+            signal,
+          })) {
+            // draining the query fills the routing table
+          }
+          await findHolders()
+        }
       }
+      const logFailure = (what: string, stopped: AbortSignal) => (error: Error) => {
+        if (!stopped.aborted || what === 'author')
+          this.#log.info(`follow: could not reach the ${what}`, { author, error: error.message })
+      }
+      // If a follower answers first, the author dial goes on in the background: once connected,
+      // identify triggers a sync with it anyway.
+      const authorSearch = reachAuthor().catch(logFailure('author', budget))
+      const holderSearch = reachFollowers().catch(logFailure('other holders', signal))
+      await Promise.race([reached.promise, Promise.all([authorSearch, holderSearch])])
+      search.abort()
+      const peers = await this.#syncPeers([author, ...providers])
+      await this.#syncAuthorWith(author, peers)
+      const result: FollowResult = {
+        author,
+        authorReached: node.getConnections(authorId).length > 0,
+        providers,
+        peersAsked: peers.length,
+        stored,
+        highestSeq: this.#deps.records.highestSeq(author),
+      }
+      this.#log.info('followed', { ...result, providers: providers.length })
+      return result
+    } finally {
+      this.removeEventListener('record', count)
     }
-    const logFailure = (what: string, stopped: AbortSignal) => (error: Error) => {
-      if (!stopped.aborted || what === 'author')
-        this.#log.info(`follow: could not reach the ${what}`, { author, error: error.message })
-    }
-    // If a follower answers first, the author dial goes on in the background: once connected,
-    // identify triggers a sync with it anyway.
-    const authorSearch = reachAuthor().catch(logFailure('author', budget))
-    const holderSearch = reachFollowers().catch(logFailure('other holders', signal))
-    await Promise.race([reached.promise, Promise.all([authorSearch, holderSearch])])
-    search.abort()
-    const peers = await this.#syncPeers([author, ...providers])
-    const stored = await this.#syncAuthorWith(author, peers)
-    const result: FollowResult = {
-      author,
-      authorReached: node.getConnections(authorId).length > 0,
-      providers,
-      peersAsked: peers.length,
-      stored,
-      highestSeq: this.#deps.records.highestSeq(author),
-    }
-    this.#log.info('followed', { ...result, providers: providers.length })
-    return result
   }
 
   async unfollow(author: string): Promise<void> {

@@ -67,7 +67,8 @@ export interface MeshDeps {
   logger: Logger
   /**
    * Checks the signatures of synced records, a page at a time; default: on the main thread. The
-   * app passes a worker pool (`createSignaturePool`) so a catch-up verifies on every core.
+   * app passes a worker pool (`createSignaturePool`), so a catch-up verifies beside the main
+   * thread, which reads the network, parses and stores meanwhile.
    */
   verifySignatures?: VerifySignatures
 }

@@ -54,7 +54,6 @@ import {
   serveSync,
   type VerifySignatures,
   verifyFetched,
-  verifyHere,
 } from './sync-protocol.js'
 import { TokenBucket } from './token-bucket.js'
 
@@ -981,7 +980,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   ): Promise<{ stored: number; complete: boolean }> {
     let answer: Awaited<ReturnType<typeof verifyFetched>>
     try {
-      answer = await verifyFetched(fetched, this.#deps.verifySignatures ?? verifyHere)
+      answer = await verifyFetched(fetched, this.#deps.verifySignatures)
     } catch (error) {
       this.#syncFailed(peerId, 'records', error)
       return { stored: 0, complete: false }

@@ -13,11 +13,10 @@ import {
   encodeHeader,
   type PeerAllowance,
   requestHeads,
-  requestRecords,
   SyncRefusedError,
   serveSync,
 } from './sync-protocol.js'
-import { type SyncTestPair, startSyncTestPair } from './sync-test-pair.js'
+import { requestRecords, type SyncTestPair, startSyncTestPair } from './sync-test-pair.js'
 import { TokenBucket } from './token-bucket.js'
 
 // Fuzzing the sync protocol from the outside: the decoders on arbitrary input, and the real

@@ -13,13 +13,12 @@ import {
   encodeRequest,
   type PeerAllowance,
   requestHeads,
-  requestRecords,
   SYNC_MAX_ANSWER_BYTES,
   SYNC_MAX_RECORDS,
   SyncRefusedError,
   serveSync,
 } from './sync-protocol.js'
-import { type SyncTestPair, startSyncTestPair } from './sync-test-pair.js'
+import { requestRecords, type SyncTestPair, startSyncTestPair } from './sync-test-pair.js'
 import { TokenBucket } from './token-bucket.js'
 
 // Two bare libp2p nodes over loopback: the server side is either the real serveSync or a fake

@@ -456,16 +456,6 @@ export async function verifyFetched(
   return fetched.fault === undefined ? answer : { ...answer, fault: fetched.fault }
 }
 
-/** {@link fetchRecords} and {@link verifyFetched} in one. */
-export async function requestRecords(
-  stream: Stream,
-  request: { author: string; after: number; limit: number },
-  timeoutMs = SYNC_TIMEOUT_MS,
-  verify: VerifySignatures = verifyHere,
-): Promise<RecordsAnswer> {
-  return verifyFetched(await fetchRecords(stream, request, timeoutMs), verify)
-}
-
 function invalidRecord(error: InvalidRecordError): SyncProtocolError {
   return new SyncProtocolError('bad-record', `the peer sent an invalid record (${error.reason})`)
 }

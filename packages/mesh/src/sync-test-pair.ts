@@ -3,7 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, Stream, StreamHandler } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { SYNC_PROTOCOL } from './sync-protocol.js'
+import { fetchRecords, type RecordsAnswer, SYNC_PROTOCOL, verifyFetched } from './sync-protocol.js'
 
 /**
  * Two bare libp2p nodes over loopback for the sync protocol's tests: the server side answers with
@@ -42,4 +42,13 @@ export async function startSyncTestPair(): Promise<SyncTestPair> {
       await Promise.all([server.stop(), client.stop()])
     },
   }
+}
+
+/** A records exchange as the mesh runs it: {@link fetchRecords}, then {@link verifyFetched}. */
+export async function requestRecords(
+  stream: Stream,
+  request: { author: string; after: number; limit: number },
+  timeoutMs?: number,
+): Promise<RecordsAnswer> {
+  return verifyFetched(await fetchRecords(stream, request, timeoutMs))
 }

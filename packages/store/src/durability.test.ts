@@ -11,7 +11,7 @@ import { Store } from './index.js'
 
 const root = join(import.meta.dirname, '../../..')
 
-/** A child Node process that signs `count` posts and stores them one transaction each. */
+/** A child Node process running `steps`: put(n) or putReceived(n) sign n posts, one transaction each. */
 function script(dbPath: string, steps: string): string {
   return `
     import { createSigner, signRecord } from '@capsule/core'

@@ -1,6 +1,7 @@
 // The baseline: a bare js-libp2p node with the services a Capsule node runs (TCP, Noise, Yamux,
 // identify, ping, Kademlia DHT in server mode, gossipsub), and no Capsule code. Messages are 300
-// bytes, signed with Ed25519 and verified with node:crypto in the topic validator before forwarding.
+// bytes, signed with Ed25519 and verified in the topic validator with libsodium (core's ed25519Verify, as
+// a Capsule node verifies) before forwarding.
 // Gossipsub settings:
 //   'tuned' (the baseline): what the best-tuned bare mesh does, with the settings the Capsule mesh
 //     uses (packages/mesh/src/mesh.ts): no envelope signature (StrictNoSign, message id = SHA-256 of
@@ -10,7 +11,8 @@
 //
 // Used in-process (startBareNode) and as a child process (`node bench/bare-node.mts`, driven over
 // the IPC channel by bench/propagation.mts and bench/footprint.mts).
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
+import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto'
+import { ed25519Verify } from '@capsule/core'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
@@ -81,7 +83,8 @@ export async function startBareNode(
   subscribe = true,
   settings: GossipSettings = 'tuned',
 ): Promise<BareNode> {
-  const publicKey = createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' })
+  // The raw key after the SPKI prefix, for libsodium: the same verifier as a Capsule node's.
+  const publicKey = publicKeyDer.subarray(publicKeyDer.length - 32)
   const privateKey = privateKeyDer
     ? createPrivateKey({ key: Buffer.from(privateKeyDer), format: 'der', type: 'pkcs8' })
     : undefined
@@ -128,7 +131,7 @@ export async function startBareNode(
     const data = message.data
     const ok =
       data.byteLength === MESSAGE_BYTES &&
-      verify(null, data.subarray(0, SIGNED_BYTES), publicKey, data.subarray(SIGNED_BYTES))
+      ed25519Verify(publicKey, data.subarray(0, SIGNED_BYTES), data.subarray(SIGNED_BYTES))
     return ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
   })
   pubsub.addEventListener('message', (event) => {

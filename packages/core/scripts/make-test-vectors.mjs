@@ -13,7 +13,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as dagCbor from '@ipld/dag-cbor'
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import {
@@ -49,6 +50,12 @@ function malleate(sig) {
   return out
 }
 const concat = (...parts) => new Uint8Array(Buffer.concat(parts))
+
+/** The neutral point (y = 1), which has small order: with it as the key, R = it and S = 0 satisfy
+ * the verification equation [S]B = R + [k]A for any message, so anyone could sign as this key.
+ * tweetnacl accepts such a signature; libsodium (which Capsule verifies with) and OpenSSL refuse it. */
+const NEUTRAL_POINT = concat(Uint8Array.of(1), new Uint8Array(31))
+const neutralAuthor = peerIdFromPublicKey(publicKeyFromRaw(NEUTRAL_POINT)).toString()
 
 /** A 32-byte Ed25519 seed from a label: sha256 of the label's UTF-8 bytes. */
 async function identity(label) {
@@ -411,6 +418,22 @@ export async function makeTestVectors() {
       'malleable-signature',
       "post.json with the signature's S replaced by S + L (the group order): tweetnacl accepts it, RFC 8032 requires S < L.",
       dagCbor.encode({ payload: postOuter.payload, sig: malleate(postOuter.sig) }),
+      'bad-signature',
+    ],
+    [
+      'small-order-key',
+      'A post whose author key is the neutral point, "signed" with R = that point and S = 0, which satisfies the verification equation for any payload (tweetnacl accepts it): keys and R of small order must be refused.',
+      dagCbor.encode({
+        payload: dagCbor.encode({
+          v: 1,
+          kind: 'post',
+          author: neutralAuthor,
+          seq: 1,
+          ts: T0,
+          text: 'Anyone.',
+        }),
+        sig: concat(NEUTRAL_POINT, new Uint8Array(32)),
+      }),
       'bad-signature',
     ],
     [

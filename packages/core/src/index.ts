@@ -17,5 +17,6 @@ export {
 } from './record.js'
 export { parseRecordId, recordCid, recordId } from './record-id.js'
 export { createSignaturePool, type SignatureVerifier } from './signature-pool.js'
+export { useSodiumAddon } from './sodium.js'
 export { authorTopic, topicAuthor } from './topics.js'
 export type * from './types.js'

@@ -10,6 +10,7 @@ import nacl from 'tweetnacl'
 import { describe, expect, it } from 'vitest'
 import {
   decodeRecord,
+  ed25519Verify,
   InvalidRecordError,
   type InvalidRecordReason,
   type RecordBody,
@@ -223,6 +224,23 @@ describe('invalid test vectors', () => {
     const message = concat(SIGNING_INPUT_PREFIX, bytes(post.payload))
     expect(nacl.sign.detached.verify(message, sig, bytes(post.publicKey))).toBe(true)
     expect(nodeVerify(bytes(post.publicKey), message, sig)).toBe(false)
+  })
+
+  it('include a small-order key whose signature tweetnacl accepts for any payload: verifiers must refuse it', () => {
+    const vector = invalid.cases.find((c) => c.name === 'small-order-key')!
+    const outer = bytes(vector.record)
+    const sig = outer.subarray(7, 71) // after a2, 63 "sig", 58 40
+    const payload = outer.subarray(81) // after 67 "payload", 58 <length>
+    expect(outer).toEqual(expectedOuter(payload, sig))
+    const neutralPoint = Uint8Array.of(1, ...new Uint8Array(31))
+    expect(sig).toEqual(Uint8Array.of(...neutralPoint, ...new Uint8Array(32)))
+    const message = concat(SIGNING_INPUT_PREFIX, payload)
+    for (const anyMessage of [message, concat(message, ascii('anything'))]) {
+      expect(nacl.sign.detached.verify(anyMessage, sig, neutralPoint)).toBe(true)
+      // node:crypto (OpenSSL) refuses it as libsodium (ed25519Verify) does.
+      expect(nodeVerify(neutralPoint, anyMessage, sig)).toBe(false)
+      expect(ed25519Verify(neutralPoint, anyMessage, sig)).toBe(false)
+    }
   })
 
   it('use the signers of the valid vectors', () => {

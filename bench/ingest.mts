@@ -73,12 +73,16 @@ async function throughSync() {
   store.close()
   await source.stop()
   const seconds = (lastAt - t0) / 1000
-  log(`follower stored ${stored}/${TOTAL} from ${AUTHORS} peers in ${seconds.toFixed(2)} s`)
+  const cpuMsPerRecord = (used.user + used.system) / 1000 / stored
+  log(
+    `follower stored ${stored}/${TOTAL} from ${AUTHORS} peers in ${seconds.toFixed(2)} s, ` +
+      `${cpuMsPerRecord.toFixed(3)} ms of CPU a record`,
+  )
   return {
     stored,
     recordsPerSecond: stored / seconds,
     steadyPerSecond: stored / ((lastAt - firstAt) / 1000),
-    cpuMsPerRecord: (used.user + used.system) / 1000 / stored,
+    cpuMsPerRecord,
     warnings: [...logger.counts.messages.keys()],
     fixture: source.fixture,
   }

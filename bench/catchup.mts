@@ -28,9 +28,11 @@ const dir = scratch('catchup')
 /** Polls the follower until it holds `RECORDS` records or the wait is over. */
 async function waitForRecords(follower: Daemon, t0: number) {
   let records = 0
+  let firstSeconds: number | undefined
   const complete = await poll(
     async () => {
       records = (await follower.status()).records
+      if (records > 0) firstSeconds ??= (performance.now() - t0) / 1000
       return records >= RECORDS ? true : undefined
     },
     WAIT_MS,
@@ -38,7 +40,7 @@ async function waitForRecords(follower: Daemon, t0: number) {
     20,
   ).catch(() => false)
   const seconds = (performance.now() - t0) / 1000
-  return { complete, records, seconds }
+  return { complete, records, seconds, firstSeconds }
 }
 
 async function fromAuthor() {
@@ -48,11 +50,13 @@ async function fromAuthor() {
   const { home } = await prepareHome(join(dir, 'follower'))
   const follower = await Daemon.start(home)
   const t0 = performance.now()
+  // Polled while the follow runs, so the first records' arrival shows.
+  const waited = waitForRecords(follower, t0)
   const answer = await follower.request<{ stored: number }>('/v1/follows', {
     target: authorDaemon.multiaddrs[0],
   })
   const followMs = performance.now() - t0
-  const result = await waitForRecords(follower, t0)
+  const result = await waited
   await sleep(1000)
   const rss = follower.rssMB()
   // Once the signature threads have stopped (10 s idle) and the node idles as it will from now on.
@@ -99,6 +103,9 @@ emit({
     waited_s: round(main.seconds, 1),
     follower_rss_12s_after_mb: round(main.settledRss),
     follow_answer_ms: Math.round(main.followMs),
+    // When the follower's status first counted a record (polled every 20 ms): the dial and the
+    // first page, before the rest streams in.
+    first_records_after_s: round(main.firstSeconds ?? Number.NaN, 2),
     stored_by_follow: main.storedByFollow,
     sync_deferred_log_lines: main.deferred,
     unlimited_source_seconds: unlimited.complete ? round(unlimited.seconds, 2) : null,

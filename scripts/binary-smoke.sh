@@ -179,7 +179,9 @@ ready=0
 wait_for_line "$work/r1.log" ' ready ' "$pid_r1" 30 && ready=$((ready + 1))
 wait_for_line "$work/r2.log" ' ready ' "$pid_r2" 30 && ready=$((ready + 1))
 cached=$(ls -A "$race_cache/capsule" 2>/dev/null)
-if [[ $ready -eq 2 && $cached =~ ^better_sqlite3-[0-9a-f]{64}\.node$ ]]; then
+if [[ $ready -eq 2 && $cached =~ ^better_sqlite3-[0-9a-f]{64}\.node$ &&
+  $(sha256sum <"$race_cache/capsule/$cached" | cut -d' ' -f1) == "${cached:15:64}" ]]; then
+  # The name is the hash the build took; the bytes written must have it.
   pass "two copies racing on an empty cache both started; cache holds $cached"
 else
   fail "race on an empty cache: $ready of 2 ready; cache: [$cached]; logs: $(cat "$work/r1.log" "$work/r2.log")"

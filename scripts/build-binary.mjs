@@ -18,7 +18,6 @@ const output = join(root, 'dist/capsule')
 const strip = !process.argv.includes('--no-strip')
 // The fuse postject flips so that the Node binary looks for its SEA blob (Node's documented value).
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
-const ADDON_ASSET = 'better_sqlite3.node' // as in apps/capsule/src/native-addon.ts
 
 function step(message) {
   process.stdout.write(`build-binary: ${message}\n`)
@@ -59,6 +58,8 @@ function buildInfo() {
 
 step('compiling the app (tsc -b apps/capsule)')
 run(join(root, 'node_modules/.bin/tsc'), ['-b', 'apps/capsule'], { stdio: 'inherit' })
+// The asset keys the executable looks its addon up by.
+const { ADDON_ASSET, ADDON_HASH_ASSET } = await import(join(app, 'dist/native-addon.js'))
 
 rmSync(work, { recursive: true, force: true })
 mkdirSync(work, { recursive: true })
@@ -76,6 +77,9 @@ const addon = join(
   dirname(require.resolve('better-sqlite3/package.json', { paths: [join(root, 'packages/store')] })),
   'prebuilds/linux-x64.node',
 )
+// Hashed here, once: a start checks its cached copy against this and never reads the packed bytes.
+const addonHash = join(work, ADDON_HASH_ASSET)
+writeFileSync(addonHash, createHash('sha256').update(readFileSync(addon)).digest('hex'))
 const blob = join(work, 'capsule.blob')
 const seaConfig = {
   main: bundle,
@@ -88,7 +92,7 @@ const seaConfig = {
   execArgv: ['--max-semi-space-size=4'],
   // NODE_OPTIONS and --node-options are ignored: no one can add --require to the executable.
   execArgvExtension: 'none',
-  assets: { [ADDON_ASSET]: addon },
+  assets: { [ADDON_ASSET]: addon, [ADDON_HASH_ASSET]: addonHash },
 }
 writeFileSync(join(work, 'sea-config.json'), `${JSON.stringify(seaConfig, null, 2)}\n`)
 step('writing the SEA blob (with the code cache)')

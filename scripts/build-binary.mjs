@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve } from 'node:path'
-import { appVersion, bundleCli } from '../apps/capsule/scripts/bundle.mjs'
+import { appVersion, bundleCli, bundleCommonJs } from '../apps/capsule/scripts/bundle.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const require = createRequire(join(root, 'package.json'))
@@ -58,31 +58,48 @@ function buildInfo() {
 
 step('compiling the app (tsc -b apps/capsule)')
 run(join(root, 'node_modules/.bin/tsc'), ['-b', 'apps/capsule'], { stdio: 'inherit' })
-// The asset keys the executable looks its addon up by.
-const { ADDON_ASSET, ADDON_HASH_ASSET } = await import(join(app, 'dist/native-addon.js'))
+// What the executable looks up by asset key.
+const { SEA_ASSETS } = await import(join(app, 'dist/sea-assets.js'))
 
 rmSync(work, { recursive: true, force: true })
 mkdirSync(work, { recursive: true })
 const info = buildInfo()
-const bundle = join(work, 'capsule.cjs')
+const assets = {}
+/** Where an asset's file goes in dist/sea, and its key in the sea config. */
+function asset(key) {
+  assets[key] = join(work, key)
+  return assets[key]
+}
+
 step(`bundling ${info.version} (${info.commit}) with esbuild`)
-const result = await bundleCli(bundle, info, {
+const packed = Object.keys(SEA_ASSETS.modules)
+const result = await bundleCli(asset(SEA_ASSETS.bundle), info, {
   // better-sqlite3 loads its addon with __non_webpack_require__ when there is one: ours uses
-  // process.dlopen, since a SEA's require loads built-in modules only.
+  // process.dlopen, since the executable loads no module from disk.
   inject: [join(app, 'dist/sea-require.js')],
+  // Packed on their own, required on first use (sea-modules.ts): import() of one becomes require.
+  external: packed,
+  supported: { 'dynamic-import': false },
 })
 writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile))
+for (const id of packed) {
+  const entry = require.resolve(id, { paths: [join(root, 'packages/site')] })
+  await bundleCommonJs(entry, asset(SEA_ASSETS.modules[id]))
+}
+// The executable's own script, which runs the bundle from the user's code cache (sea-main.ts).
+const main = join(work, 'main.cjs')
+await bundleCommonJs(join(app, 'dist/sea-main.js'), main)
 
 const addon = join(
   dirname(require.resolve('better-sqlite3/package.json', { paths: [join(root, 'packages/store')] })),
   'prebuilds/linux-x64.node',
 )
+copyFileSync(addon, asset(SEA_ASSETS.addon))
 // Hashed here, once: a start checks its cached copy against this and never reads the packed bytes.
-const addonHash = join(work, ADDON_HASH_ASSET)
-writeFileSync(addonHash, createHash('sha256').update(readFileSync(addon)).digest('hex'))
+writeFileSync(asset(SEA_ASSETS.addonHash), createHash('sha256').update(readFileSync(addon)).digest('hex'))
 const blob = join(work, 'capsule.blob')
 const seaConfig = {
-  main: bundle,
+  main,
   output: blob,
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
@@ -92,7 +109,7 @@ const seaConfig = {
   execArgv: ['--max-semi-space-size=4'],
   // NODE_OPTIONS and --node-options are ignored: no one can add --require to the executable.
   execArgvExtension: 'none',
-  assets: { [ADDON_ASSET]: addon, [ADDON_HASH_ASSET]: addonHash },
+  assets,
 }
 writeFileSync(join(work, 'sea-config.json'), `${JSON.stringify(seaConfig, null, 2)}\n`)
 step('writing the SEA blob (with the code cache)')

@@ -2,8 +2,9 @@
 // thousand ES modules behind it. Two builds share these options:
 // - `npm run build` runs this file and writes dist/capsule.cjs, which bin/capsule.js loads.
 //   Left in node_modules: better-sqlite3, which finds its addon there, and acme-client, loaded
-//   only to order a certificate (its 1.2 MB in the bundle cost every start time to load);
-// - scripts/build-binary.mjs bundles the single executable's script with bundleCli.
+//   only to order a certificate (its 1.4 MB in the bundle cost every start time and memory);
+// - scripts/build-binary.mjs bundles the single executable's CLI with bundleCli, and its own
+//   script and the modules it packs on their own with bundleCommonJs.
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { build, formatMessages } from 'esbuild'
@@ -19,15 +20,22 @@ export function appVersion() {
  * Bundles tsc's dist/cli.js into `outfile`. `info` is what `capsule --version` says
  * (`{ version, commit? }`, see src/version.ts); `options` are more esbuild options.
  */
-export async function bundleCli(outfile, info, options = {}) {
+export function bundleCli(outfile, info, options = {}) {
+  return bundleCommonJs(join(app, 'dist/cli.js'), outfile, {
+    define: { CAPSULE_BUILD: JSON.stringify(info) },
+    ...options,
+  })
+}
+
+/** Bundles `entry` and what it imports into one CommonJS file for Node 24, ASCII only. */
+export async function bundleCommonJs(entry, outfile, options = {}) {
   const result = await build({
-    entryPoints: [join(app, 'dist/cli.js')],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node24',
-    define: { CAPSULE_BUILD: JSON.stringify(info) },
     minifySyntax: true,
     minifyWhitespace: true,
     legalComments: 'eof',

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -14,7 +14,7 @@ function setup(source: string) {
 
 /** Compiles and runs the file as CommonJS; returns its exports and `save`. */
 function load(file: string, dir: string) {
-  const { script, save } = compileWithCodeCache(file, dir)
+  const { script, save } = compileWithCodeCache(readFileSync(file), file, dir)
   const module = { exports: {} as { answer?: () => string } }
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
   return { script, save, answer: module.exports.answer?.() }
@@ -50,7 +50,7 @@ describe('the CLI’s code cache', () => {
   it('lets the file import() what lies beside it', async () => {
     const { file, dir } = setup('module.exports.load = () => import("./beside.mjs")')
     writeFileSync(join(dirname(file), 'beside.mjs'), 'export const answer = "ccc"')
-    const { script } = compileWithCodeCache(file, dir)
+    const { script } = compileWithCodeCache(readFileSync(file), file, dir)
     const module = { exports: {} as { load: () => Promise<{ answer: string }> } }
     script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
     expect((await module.exports.load()).answer).toBe('ccc')

@@ -35,16 +35,26 @@ function readCodeCache(path: string, sourceHash: number): CodeCache | undefined 
   return { data: bytes.subarray(HEADER_BYTES), compiledBytes: bytes.readUInt32LE(4) }
 }
 
+/** A CommonJS script: its source, the file name it runs as, and the `require` it is given. */
+export interface CommonJsScript {
+  source: Buffer
+  filename: string
+  require: (id: string) => unknown
+}
+
 /**
- * Compiles a CommonJS file (the CLI's bundle) as a function of `exports, require, module,
+ * Compiles CommonJS source (the CLI's bundle) as a function of `exports, require, module,
  * __filename, __dirname`, from V8's compiled code of an earlier run when `<dir>/code-<CRC-32 of
- * the file's path>` holds it. `save` keeps the code compiled so far, when that is more than the
+ * the file name>` holds it. `save` keeps the code compiled so far, when that is more than the
  * cache holds. A folder or file that cannot be used only costs speed.
  */
-export function compileWithCodeCache(file: string, dir: string): { script: Script; save: () => void } {
-  const source = readFileSync(file)
+export function compileWithCodeCache(
+  source: Buffer,
+  filename: string,
+  dir: string,
+): { script: Script; save: () => void } {
   const sourceHash = crc32(source)
-  const path = join(dir, `code-${crc32(file).toString(16)}`)
+  const path = join(dir, `code-${crc32(filename).toString(16)}`)
   let usable = true
   try {
     ensurePrivateDir(dir)
@@ -57,8 +67,8 @@ export function compileWithCodeCache(file: string, dir: string): { script: Scrip
   // an idle daemon may not run for a long time (1.9 MB more idle memory).
   const wrapped = Buffer.concat([WRAPPER_START, source, WRAPPER_END]).toString()
   const script = new Script(wrapped, {
-    filename: file,
-    // import() resolves as in any file of that folder (the bundle imports acme-client this way).
+    filename,
+    // import() resolves as in any file of that folder (the npm CLI's bundle imports acme-client so).
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     ...(cache && { cachedData: cache.data }),
   })
@@ -80,13 +90,14 @@ export function compileWithCodeCache(file: string, dir: string): { script: Scrip
 }
 
 /**
- * Runs a CommonJS file with {@link compileWithCodeCache}. Node's own compile cache holds only
- * what V8 compiles before a file runs, and nearly all of the bundle (every module, which esbuild
- * wraps to run on first use) is compiled while it runs. So the cache is taken once start-up is
- * over: when the daemon is ready ({@link startedUp}), else as the process exits.
+ * Runs CommonJS source with {@link compileWithCodeCache}: the npm CLI's bundle file, and the
+ * bundle the single executable carries (sea-main.ts). Node's own compile cache holds only what
+ * V8 compiles before a file runs, and nearly all of the bundle (every module, which esbuild wraps
+ * to run on first use) is compiled while it runs. So the cache is taken once start-up is over:
+ * when the daemon is ready ({@link startedUp}), else as the process exits.
  */
-export function runWithCodeCache(file: string, dir: string): void {
-  const { script, save } = compileWithCodeCache(file, dir)
+export function runWithCodeCache({ source, filename, require }: CommonJsScript, dir: string): void {
+  const { script, save } = compileWithCodeCache(source, filename, dir)
   // Not at the daemon's exit: by then it compiled much that a start does not need, and a larger
   // cache takes longer to load.
   const onStartedUp = () => {
@@ -97,7 +108,10 @@ export function runWithCodeCache(file: string, dir: string): void {
   startedUp.subscribe(onStartedUp)
   process.once('exit', save)
   const module = { exports: {} }
-  script
-    .runInThisContext()
-    .call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
+  script.runInThisContext().call(module.exports, module.exports, require, module, filename, dirname(filename))
+}
+
+/** {@link runWithCodeCache} for a file, which may `require` what lies beside it. */
+export function runFileWithCodeCache(file: string, dir: string): void {
+  runWithCodeCache({ source: readFileSync(file), filename: file, require: createRequire(file) }, dir)
 }

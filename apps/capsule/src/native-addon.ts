@@ -3,14 +3,7 @@ import { closeSync, openSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { getAsset, getRawAsset, isSea } from 'node:sea'
 import { cacheDir, ensurePrivateDir, replaceFile } from './cache-dir.js'
-
-/** The SEA asset key under which scripts/build-binary.mjs packs better-sqlite3's addon. */
-export const ADDON_ASSET = 'better_sqlite3.node'
-/**
- * The addon's SHA-256 (hex), which the build packs beside it: a start that finds the addon in its
- * cache then never reads the 2.2 MB packed in the executable, which would stay resident.
- */
-export const ADDON_HASH_ASSET = 'better_sqlite3.node.sha256'
+import { SEA_ASSETS } from './sea-assets.js'
 
 export class NativeAddonError extends Error {
   override readonly name = 'NativeAddonError'
@@ -87,14 +80,15 @@ let cached: string | undefined
 /**
  * better-sqlite3's addon for `Store.open({ nativeBinding })`. Outside the single executable:
  * undefined, so better-sqlite3 finds its own prebuild in node_modules. Inside: the addon packed
- * as a SEA asset, written once to a cache file named by its hash (a .node file can only be
- * loaded from disk).
+ * as a SEA asset, written once to a cache file named by the hash the build took of it (a .node
+ * file can only be loaded from disk). A start that finds it cached never reads the 2.2 MB packed
+ * in the executable, which would stay resident.
  */
 export function nativeBinding(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!isSea()) return undefined
   cached ??= cacheAddon(
-    getAsset(ADDON_HASH_ASSET, 'utf8'),
-    () => new Uint8Array(getRawAsset(ADDON_ASSET)),
+    getAsset(SEA_ASSETS.addonHash, 'utf8'),
+    () => new Uint8Array(getRawAsset(SEA_ASSETS.addon)),
     cacheDir(env),
   )
   return cached

@@ -82,6 +82,9 @@ const result = await bundleCli(asset(SEA_ASSETS.bundle), info, {
   supported: { 'dynamic-import': false },
 })
 writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile))
+// For a first start, which has no code cache of its own yet: made by this Node, the executable's.
+const { topLevelCodeCache } = await import(join(app, 'dist/code-cache.js'))
+writeFileSync(asset(SEA_ASSETS.bundleCodeCache), topLevelCodeCache(readFileSync(assets[SEA_ASSETS.bundle])))
 for (const id of packed) {
   const entry = require.resolve(id, { paths: [join(root, 'packages/site')] })
   await bundleCommonJs(entry, asset(SEA_ASSETS.modules[id]))

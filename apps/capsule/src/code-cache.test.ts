@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { compileWithCodeCache } from './code-cache.js'
+import { compileWithCodeCache, topLevelCodeCache } from './code-cache.js'
 
 function setup(source: string) {
   const work = mkdtempSync(join(tmpdir(), 'capsule-code-cache-'))
@@ -54,6 +54,18 @@ describe('the CLI’s code cache', () => {
     const module = { exports: {} as { load: () => Promise<{ answer: string }> } }
     script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
     expect((await module.exports.load()).answer).toBe('ccc')
+  })
+
+  it('starts from a first-start cache when it has none of its own, then keeps its own', () => {
+    const { file, dir } = setup('module.exports.answer = () => "aaa"')
+    const source = readFileSync(file)
+    const first = compileWithCodeCache(source, file, dir, topLevelCodeCache(source))
+    expect(first.script.cachedDataRejected).toBe(false)
+    first.save()
+    expect(readdirSync(dir)).toHaveLength(1)
+    // Its own cache, once there, is used instead of the first-start one.
+    const next = compileWithCodeCache(source, file, dir, Buffer.from('not a code cache'))
+    expect(next.script.cachedDataRejected).toBe(false)
   })
 
   it('only costs speed when the folder cannot be used', () => {

@@ -40,18 +40,40 @@ export interface CommonJsScript {
   source: Buffer
   filename: string
   require: (id: string) => unknown
+  /**
+   * V8's code for the script's top level ({@link topLevelCodeCache}), for a start that has no
+   * cache of its own: the single executable carries it, as Node's own SEA code cache would be.
+   */
+  firstStartCache?: Buffer
+}
+
+/**
+ * The source wrapped as a function of the CommonJS module's variables. Wrapped as bytes, then
+ * made one string: Node makes a string of over 1 MB external, and V8 would flatten a template
+ * around it into a second copy, the first left for a full GC, which an idle daemon may not run
+ * for a long time (1.9 MB more idle memory).
+ */
+function wrapCommonJs(source: Buffer): string {
+  return Buffer.concat([WRAPPER_START, source, WRAPPER_END]).toString()
+}
+
+/** V8's code for the top level of CommonJS source, as compiling it before it runs gives. */
+export function topLevelCodeCache(source: Buffer): Buffer {
+  return new Script(wrapCommonJs(source)).createCachedData()
 }
 
 /**
  * Compiles CommonJS source (the CLI's bundle) as a function of `exports, require, module,
  * __filename, __dirname`, from V8's compiled code of an earlier run when `<dir>/code-<CRC-32 of
- * the file name>` holds it. `save` keeps the code compiled so far, when that is more than the
- * cache holds. A folder or file that cannot be used only costs speed.
+ * the file name>` holds it, else from `firstStartCache` if given. `save` keeps the code compiled
+ * so far, when that is more than the cache holds. A folder or file that cannot be used only costs
+ * speed.
  */
 export function compileWithCodeCache(
   source: Buffer,
   filename: string,
   dir: string,
+  firstStartCache?: Buffer,
 ): { script: Script; save: () => void } {
   const sourceHash = crc32(source)
   const path = join(dir, `code-${crc32(filename).toString(16)}`)
@@ -62,16 +84,14 @@ export function compileWithCodeCache(
     usable = false
   }
   const cache = usable ? readCodeCache(path, sourceHash) : undefined
-  // Wrapped as bytes, then made one string: Node makes a string of over 1 MB external, and V8
-  // would flatten a template around it into a second copy, the first left for a full GC, which
-  // an idle daemon may not run for a long time (1.9 MB more idle memory).
-  const wrapped = Buffer.concat([WRAPPER_START, source, WRAPPER_END]).toString()
-  const script = new Script(wrapped, {
+  const cachedData = cache?.data ?? firstStartCache
+  const script = new Script(wrapCommonJs(source), {
     filename,
     // import() resolves as in any file of that folder (the npm CLI's bundle imports acme-client so).
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-    ...(cache && { cachedData: cache.data }),
+    ...(cachedData && { cachedData }),
   })
+  // The first start's cache covers only the top level: the code compiled by ready is kept.
   let covered = cache && !script.cachedDataRejected ? cache.compiledBytes : 0
   const save = () => {
     const compiled = getHeapCodeStatistics().bytecode_and_metadata_size
@@ -96,8 +116,11 @@ export function compileWithCodeCache(
  * to run on first use) is compiled while it runs. So the cache is taken once start-up is over:
  * when the daemon is ready ({@link startedUp}), else as the process exits.
  */
-export function runWithCodeCache({ source, filename, require }: CommonJsScript, dir: string): void {
-  const { script, save } = compileWithCodeCache(source, filename, dir)
+export function runWithCodeCache(
+  { source, filename, require, firstStartCache }: CommonJsScript,
+  dir: string,
+): void {
+  const { script, save } = compileWithCodeCache(source, filename, dir, firstStartCache)
   // Not at the daemon's exit: by then it compiled much that a start does not need, and a larger
   // cache takes longer to load.
   const onStartedUp = () => {

@@ -6,6 +6,8 @@
 export const SEA_ASSETS = {
   /** The CLI's bundle, which sea-main.ts runs from V8's code of an earlier start. */
   bundle: 'capsule.cjs',
+  /** V8's code for the bundle's top level, taken by the build, for a start with no cache yet. */
+  bundleCodeCache: 'capsule.cjs.code-cache',
   /** better-sqlite3's addon (native-addon.ts). */
   addon: 'better_sqlite3.node',
   /** Its SHA-256 (hex), taken by the build: a start that finds the addon cached never reads it. */

@@ -19,6 +19,7 @@ function asset(key: string): Buffer {
 runWithCodeCache(
   {
     source: asset(SEA_ASSETS.bundle),
+    firstStartCache: asset(SEA_ASSETS.bundleCodeCache),
     filename: process.execPath,
     require: seaRequire(SEA_ASSETS.modules, asset),
   },

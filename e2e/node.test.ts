@@ -158,32 +158,29 @@ describe('a node on one machine', () => {
     expect((await okJson<{ running: boolean }>(home, ['status'])).running).toBe(true)
   })
 
-  it.skipIf(process.env.CAPSULE_E2E_BINARY)(
-    'keeps the code a start compiled, and starts from it next time',
-    async () => {
-      const home = tempHome()
-      const env = { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'capsule-e2e-cache-')) }
-      const cacheFile = () => {
-        const dir = join(env.XDG_CACHE_HOME, 'capsule')
-        const [name] = readdirSync(dir).filter((file) => file.startsWith('code-'))
-        return statSync(join(dir, name!))
-      }
-      await ok(home, ['init'], { env })
-      const afterInit = cacheFile().size
-      const daemon = await Daemon.start(home, LISTEN, env)
-      daemons.push(daemon)
-      // Taken once the daemon is ready: its modules and start-up, more than init compiled.
-      const afterUp = await eventually(
-        async () => (cacheFile().size > afterInit ? cacheFile() : undefined),
-        10_000,
-        'the daemon’s code cache',
-      )
-      await daemon.stop()
-      daemons.push(await Daemon.start(home, LISTEN, env))
-      await ok(home, ['status'], { env })
-      expect(cacheFile().ino).toBe(afterUp.ino)
-    },
-  )
+  it('keeps the code a start compiled, and starts from it next time', async () => {
+    const home = tempHome()
+    const env = { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'capsule-e2e-cache-')) }
+    const cacheFile = () => {
+      const dir = join(env.XDG_CACHE_HOME, 'capsule')
+      const [name] = readdirSync(dir).filter((file) => file.startsWith('code-'))
+      return statSync(join(dir, name!))
+    }
+    await ok(home, ['init'], { env })
+    const afterInit = cacheFile().size
+    const daemon = await Daemon.start(home, LISTEN, env)
+    daemons.push(daemon)
+    // Taken once the daemon is ready: its modules and start-up, more than init compiled.
+    const afterUp = await eventually(
+      async () => (cacheFile().size > afterInit ? cacheFile() : undefined),
+      10_000,
+      'the daemon’s code cache',
+    )
+    await daemon.stop()
+    daemons.push(await Daemon.start(home, LISTEN, env))
+    await ok(home, ['status'], { env })
+    expect(cacheFile().ino).toBe(afterUp.ino)
+  })
 
   // The single executable carries the flag inside, out of sight of /proc.
   it.skipIf(process.env.CAPSULE_E2E_BINARY)(

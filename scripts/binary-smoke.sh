@@ -2,7 +2,8 @@
 # Smoke test of the single executable, alone: copies dist/capsule into an empty folder and runs it
 # with an empty environment whose PATH holds no Node (so neither node_modules nor a system Node can
 # help it): version, init, up, post, feed, two nodes gossiping, two copies racing on an empty addon
-# cache, and NODE_OPTIONS ignored. Prints PASS/FAIL lines; exits 1 if anything failed.
+# cache, the code cache kept and used, and NODE_OPTIONS ignored. Prints PASS/FAIL lines; exits 1
+# if anything failed.
 # Usage: bash scripts/binary-smoke.sh [path/to/capsule]   (default dist/capsule)
 set -uo pipefail
 
@@ -178,8 +179,10 @@ pids+=("$pid_r1" "$pid_r2")
 ready=0
 wait_for_line "$work/r1.log" ' ready ' "$pid_r1" 30 && ready=$((ready + 1))
 wait_for_line "$work/r2.log" ' ready ' "$pid_r2" 30 && ready=$((ready + 1))
-cached=$(ls -A "$race_cache/capsule" 2>/dev/null)
-if [[ $ready -eq 2 && $cached =~ ^better_sqlite3-[0-9a-f]{64}\.node$ ]]; then
+cached=$(ls -A "$race_cache/capsule" 2>/dev/null | grep -v '^code-')
+if [[ $ready -eq 2 && $cached =~ ^better_sqlite3-[0-9a-f]{64}\.node$ &&
+  $(sha256sum <"$race_cache/capsule/$cached" | cut -d' ' -f1) == "${cached:15:64}" ]]; then
+  # The name is the hash the build took; the bytes written must have it.
   pass "two copies racing on an empty cache both started; cache holds $cached"
 else
   fail "race on an empty cache: $ready of 2 ready; cache: [$cached]; logs: $(cat "$work/r1.log" "$work/r2.log")"
@@ -187,7 +190,25 @@ fi
 stop_node "$pid_r1"
 stop_node "$pid_r2"
 
-# 6. A damaged cache file is noticed and rewritten.
+# 6. The executable keeps the code a start compiled, and the next start runs from it: a cache
+#    used is not written again (a rejected or missing one would be, once the node is ready).
+code_cache=$(ls "$race_cache/capsule"/code-* 2>/dev/null)
+if [[ -s $code_cache ]]; then
+  before=$(stat -c %i "$code_cache")
+  "${RUN[@]}" XDG_CACHE_HOME="$race_cache" ./capsule --home "$work/r1" up "${LISTEN[@]}" >"$work/r3.log" 2>&1 &
+  pid_r3=$!
+  pids+=("$pid_r3")
+  if wait_for_line "$work/r3.log" ' ready ' "$pid_r3" 30 && stop_node "$pid_r3" &&
+    [[ $(stat -c %i "$code_cache") == "$before" ]]; then
+    pass "the compiled code is kept ($(stat -c %s "$code_cache") bytes) and the next start runs from it"
+  else
+    fail "the code cache was not used: $(tail -n 3 "$work/r3.log")"
+  fi
+else
+  fail "no code cache after a start: $(ls -A "$race_cache/capsule")"
+fi
+
+# 7. A damaged cache file is noticed and rewritten.
 if [[ -n $cached ]]; then
   printf 'damaged' >"$race_cache/capsule/$cached"
   if out=$("${RUN[@]}" XDG_CACHE_HOME="$race_cache" ./capsule --home "$work/r1" status 2>&1) &&

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve } from 'node:path'
-import { appVersion, bundleCli } from '../apps/capsule/scripts/bundle.mjs'
+import { appVersion, bundleCli, bundleCommonJs } from '../apps/capsule/scripts/bundle.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const require = createRequire(join(root, 'package.json'))
@@ -18,7 +18,6 @@ const output = join(root, 'dist/capsule')
 const strip = !process.argv.includes('--no-strip')
 // The fuse postject flips so that the Node binary looks for its SEA blob (Node's documented value).
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
-const ADDON_ASSET = 'better_sqlite3.node' // as in apps/capsule/src/native-addon.ts
 
 function step(message) {
   process.stdout.write(`build-binary: ${message}\n`)
@@ -59,26 +58,51 @@ function buildInfo() {
 
 step('compiling the app (tsc -b apps/capsule)')
 run(join(root, 'node_modules/.bin/tsc'), ['-b', 'apps/capsule'], { stdio: 'inherit' })
+// What the executable looks up by asset key.
+const { SEA_ASSETS } = await import(join(app, 'dist/sea-assets.js'))
 
 rmSync(work, { recursive: true, force: true })
 mkdirSync(work, { recursive: true })
 const info = buildInfo()
-const bundle = join(work, 'capsule.cjs')
+const assets = {}
+/** Where an asset's file goes in dist/sea, and its key in the sea config. */
+function asset(key) {
+  assets[key] = join(work, key)
+  return assets[key]
+}
+
 step(`bundling ${info.version} (${info.commit}) with esbuild`)
-const result = await bundleCli(bundle, info, {
+const packed = Object.keys(SEA_ASSETS.modules)
+const result = await bundleCli(asset(SEA_ASSETS.bundle), info, {
   // better-sqlite3 loads its addon with __non_webpack_require__ when there is one: ours uses
-  // process.dlopen, since a SEA's require loads built-in modules only.
+  // process.dlopen, since the executable loads no module from disk.
   inject: [join(app, 'dist/sea-require.js')],
+  // Packed on their own, required on first use (sea-modules.ts): import() of one becomes require.
+  external: packed,
+  supported: { 'dynamic-import': false },
 })
 writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile))
+// For a first start, which has no code cache of its own yet: made by this Node, the executable's.
+const { topLevelCodeCache } = await import(join(app, 'dist/code-cache.js'))
+writeFileSync(asset(SEA_ASSETS.bundleCodeCache), topLevelCodeCache(readFileSync(assets[SEA_ASSETS.bundle])))
+for (const id of packed) {
+  const entry = require.resolve(id, { paths: [join(root, 'packages/site')] })
+  await bundleCommonJs(entry, asset(SEA_ASSETS.modules[id]))
+}
+// The executable's own script, which runs the bundle from the user's code cache (sea-main.ts).
+const main = join(work, 'main.cjs')
+await bundleCommonJs(join(app, 'dist/sea-main.js'), main)
 
 const addon = join(
   dirname(require.resolve('better-sqlite3/package.json', { paths: [join(root, 'packages/store')] })),
   'prebuilds/linux-x64.node',
 )
+copyFileSync(addon, asset(SEA_ASSETS.addon))
+// Hashed here, once: a start checks its cached copy against this and never reads the packed bytes.
+writeFileSync(asset(SEA_ASSETS.addonHash), createHash('sha256').update(readFileSync(addon)).digest('hex'))
 const blob = join(work, 'capsule.blob')
 const seaConfig = {
-  main: bundle,
+  main,
   output: blob,
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
@@ -88,7 +112,7 @@ const seaConfig = {
   execArgv: ['--max-semi-space-size=4'],
   // NODE_OPTIONS and --node-options are ignored: no one can add --require to the executable.
   execArgvExtension: 'none',
-  assets: { [ADDON_ASSET]: addon },
+  assets,
 }
 writeFileSync(join(work, 'sea-config.json'), `${JSON.stringify(seaConfig, null, 2)}\n`)
 step('writing the SEA blob (with the code cache)')

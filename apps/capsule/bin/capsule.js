@@ -4,7 +4,7 @@
 // cannot be set once V8 runs: started as `node bin/capsule.js`, Node starts over with it.
 import { fileURLToPath } from 'node:url'
 import { cacheDir } from '../dist/cache-dir.js'
-import { runWithCodeCache } from '../dist/code-cache.js'
+import { runFileWithCodeCache } from '../dist/code-cache.js'
 
 const SMALL_YOUNG_GENERATION = '--max-semi-space-size=4'
 const flagged = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((flags) =>
@@ -20,4 +20,4 @@ if (!flagged && process.platform !== 'win32') {
 }
 
 // The CLI bundled into one file by `npm run build` (scripts/bundle.mjs).
-runWithCodeCache(fileURLToPath(new URL('../dist/capsule.cjs', import.meta.url)), cacheDir())
+runFileWithCodeCache(fileURLToPath(new URL('../dist/capsule.cjs', import.meta.url)), cacheDir())

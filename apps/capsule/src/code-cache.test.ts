@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { compileWithCodeCache } from './code-cache.js'
+import { compileWithCodeCache, topLevelCodeCache } from './code-cache.js'
 
 function setup(source: string) {
   const work = mkdtempSync(join(tmpdir(), 'capsule-code-cache-'))
@@ -14,7 +14,7 @@ function setup(source: string) {
 
 /** Compiles and runs the file as CommonJS; returns its exports and `save`. */
 function load(file: string, dir: string) {
-  const { script, save } = compileWithCodeCache(file, dir)
+  const { script, save } = compileWithCodeCache(readFileSync(file), file, dir)
   const module = { exports: {} as { answer?: () => string } }
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
   return { script, save, answer: module.exports.answer?.() }
@@ -50,10 +50,22 @@ describe('the CLI’s code cache', () => {
   it('lets the file import() what lies beside it', async () => {
     const { file, dir } = setup('module.exports.load = () => import("./beside.mjs")')
     writeFileSync(join(dirname(file), 'beside.mjs'), 'export const answer = "ccc"')
-    const { script } = compileWithCodeCache(file, dir)
+    const { script } = compileWithCodeCache(readFileSync(file), file, dir)
     const module = { exports: {} as { load: () => Promise<{ answer: string }> } }
     script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
     expect((await module.exports.load()).answer).toBe('ccc')
+  })
+
+  it('starts from a first-start cache when it has none of its own, then keeps its own', () => {
+    const { file, dir } = setup('module.exports.answer = () => "aaa"')
+    const source = readFileSync(file)
+    const first = compileWithCodeCache(source, file, dir, topLevelCodeCache(source))
+    expect(first.script.cachedDataRejected).toBe(false)
+    first.save()
+    expect(readdirSync(dir)).toHaveLength(1)
+    // Its own cache, once there, is used instead of the first-start one.
+    const next = compileWithCodeCache(source, file, dir, Buffer.from('not a code cache'))
+    expect(next.script.cachedDataRejected).toBe(false)
   })
 
   it('only costs speed when the folder cannot be used', () => {

@@ -38,7 +38,8 @@ export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Htm
 }
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/g
-const TRAILING_PUNCTUATION = /[.,;:!?)\]}'"»”’]$/
+// » ” ’ written as escapes: the CLI's bundles must be ASCII (apps/capsule/scripts/bundle.mjs).
+const TRAILING_PUNCTUATION = /[.,;:!?)\]}'"\u00BB\u201D\u2019]$/
 
 function count(text: string, char: string): number {
   return text.split(char).length - 1

@@ -55,6 +55,9 @@ describe('pages', () => {
     expect(out).toContain('href="https://en.wikipedia.org/wiki/Foo_(bar)"')
     expect(out).not.toMatch(/<y>|"x"/)
     expect(postTextHtml('javascript:alert(1) http://').value).not.toContain('<a')
+    for (const quoted of ['«https://example.org/b»', '“https://example.org/b”', '‘https://example.org/b’']) {
+      expect(postTextHtml(quoted).value).toContain('href="https://example.org/b"')
+    }
   })
 
   it('marks reshares and names the original author', async () => {

@@ -50,7 +50,7 @@ ${main}
 </main>
 <footer>
 <p>${followLine}. Every post is signed by <span class="id" title="${ctx.ownerId}">${shortId(ctx.ownerId)}</span>; its permalink carries the signed record.</p>
-<p><a href="/feed.atom">Atom feed</a> · <a href="/.well-known/capsule">Mesh address</a> · Served by Capsule</p>
+<p><a href="/feed.atom">Atom feed</a> &middot; <a href="/.well-known/capsule">Mesh address</a> &middot; Served by Capsule</p>
 </footer>
 </body>
 </html>`}\n`
@@ -106,7 +106,7 @@ ${when(body.ts, href, 'Reshared ')}
     }
     case 'profile':
       return html`<article id="${record.id}" class="profile">
-<p class="text">Profile: ${body.name}${body.bio ? html` — ${body.bio}` : ''}</p>
+<p class="text">Profile: ${body.name}${body.bio ? html` &mdash; ${body.bio}` : ''}</p>
 ${when(body.ts, href, 'Updated ')}
 </article>`
     case 'delete':
@@ -122,8 +122,8 @@ export function renderHome(ctx: PageContext, page: SitePage, before: string | un
   const nav =
     before !== undefined || page.next !== undefined
       ? html`<nav class="pages" aria-label="Pages">
-${before !== undefined ? html`<a href="/">← Newest</a>` : html`<span></span>`}
-${page.next !== undefined ? html`<a href="/?before=${encodeURIComponent(page.next)}" rel="next">Older posts →</a>` : ''}
+${before !== undefined ? html`<a href="/">&larr; Newest</a>` : html`<span></span>`}
+${page.next !== undefined ? html`<a href="/?before=${encodeURIComponent(page.next)}" rel="next">Older posts &rarr;</a>` : ''}
 </nav>`
       : ''
   const main = html`${articles.length > 0 ? articles : html`<p class="empty">Nothing posted yet.</p>`}
@@ -164,9 +164,9 @@ ${recordArticle(ctx, record, false)}
 <dt>Record id</dt>
 <dd class="id">${record.id}</dd>
 <dt>Author and sequence</dt>
-<dd><span class="id">${record.body.author}</span> · #${record.body.seq}</dd>
+<dd><span class="id">${record.body.author}</span> &middot; #${record.body.seq}</dd>
 </dl>
-<nav class="pages" aria-label="Pages"><a href="/">← All posts</a><span></span></nav>`
+<nav class="pages" aria-label="Pages"><a href="/">&larr; All posts</a><span></span></nav>`
   const text = describeRecord(record)
   return layout(ctx, `${ownerName(ctx)}: “${clip(text, 60)}”`, clip(text, 200), main)
 }
@@ -176,6 +176,6 @@ export function renderNotFound(ctx: PageContext, what: string): string {
     ctx,
     'Not found',
     what,
-    html`<p class="empty">${what}</p><nav class="pages" aria-label="Pages"><a href="/">← All posts</a><span></span></nav>`,
+    html`<p class="empty">${what}</p><nav class="pages" aria-label="Pages"><a href="/">&larr; All posts</a><span></span></nav>`,
   )
 }

@@ -166,6 +166,14 @@ if "${RUN[@]}" ./capsule --home "$work/b" feed --json 2>/dev/null | grep -q "\"t
 else
   fail "B's feed never had A's post $gossiped: $(tail -n 5 "$work/b.log")"
 fi
+# B checked A's signatures with the libsodium packed in the executable, written to its cache.
+sodium=$(ls -A "$work/home/.cache/capsule" 2>/dev/null | grep '^sodium-native-')
+if [[ $sodium =~ ^sodium-native-[0-9a-f]{64}\.node$ &&
+  $(sha256sum <"$work/home/.cache/capsule/$sodium" | cut -d' ' -f1) == "${sodium:14:64}" ]]; then
+  pass "signatures were checked with the packed libsodium, cached as $sodium"
+else
+  fail "no libsodium addon in the cache: [$(ls -A "$work/home/.cache/capsule" 2>/dev/null)]"
+fi
 stop_node "$pid_b"
 if stop_node "$pid_a" && grep -q ' stopped' "$work/a.log"; then pass "SIGTERM stops the node cleanly"; else fail "no clean stop: $(tail -n 3 "$work/a.log")"; fi
 

@@ -93,13 +93,22 @@ for (const id of packed) {
 const main = join(work, 'main.cjs')
 await bundleCommonJs(join(app, 'dist/sea-main.js'), main)
 
-const addon = join(
-  dirname(require.resolve('better-sqlite3/package.json', { paths: [join(root, 'packages/store')] })),
-  'prebuilds/linux-x64.node',
-)
-copyFileSync(addon, asset(SEA_ASSETS.addon))
-// Hashed here, once: a start checks its cached copy against this and never reads the packed bytes.
-writeFileSync(asset(SEA_ASSETS.addonHash), createHash('sha256').update(readFileSync(addon)).digest('hex'))
+// The native addons, each hashed here, once: a start checks its cached copy against the hash and
+// never reads the packed bytes (native-addon.ts).
+const addons = {
+  [SEA_ASSETS.addons.sqlite]: join(
+    dirname(require.resolve('better-sqlite3/package.json', { paths: [join(root, 'packages/store')] })),
+    'prebuilds/linux-x64.node',
+  ),
+  [SEA_ASSETS.addons.sodium]: join(
+    dirname(require.resolve('sodium-native/package.json', { paths: [join(root, 'packages/core')] })),
+    'prebuilds/linux-x64/sodium-native.node',
+  ),
+}
+for (const [key, file] of Object.entries(addons)) {
+  copyFileSync(file, asset(key))
+  writeFileSync(asset(`${key}.sha256`), createHash('sha256').update(readFileSync(file)).digest('hex'))
+}
 const blob = join(work, 'capsule.blob')
 const seaConfig = {
   main,

@@ -6,7 +6,10 @@ import { registerInit } from './commands/init.js'
 import { registerKey } from './commands/key.js'
 import { registerRecords } from './commands/records.js'
 import { registerUp } from './commands/up.js'
+import { usePackedSodium } from './native-addon.js'
 import { versionLine } from './version.js'
+
+usePackedSodium()
 
 const program = new Command('capsule')
   .description('Capsule: your microblog on HTTPS, part of a peer-to-peer mesh')

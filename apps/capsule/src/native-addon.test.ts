@@ -31,12 +31,12 @@ describe('the native addon cache', () => {
   it('writes the bytes once, to a file named by their hash, in an owner-only folder', () => {
     const dir = tempDir()
     const addon = packed()
-    const path = cacheAddon(hash, addon.bytes, dir)
+    const path = cacheAddon('better_sqlite3.node', hash, addon.bytes, dir)
     expect(path).toBe(join(dir, `better_sqlite3-${hash}.node`))
     expect(readFileSync(path)).toEqual(Buffer.from(bytes))
     expect(statSync(dir).mode & 0o777).toBe(0o700)
     const inode = statSync(path).ino
-    expect(cacheAddon(hash, addon.bytes, dir)).toBe(path)
+    expect(cacheAddon('better_sqlite3.node', hash, addon.bytes, dir)).toBe(path)
     expect(statSync(path).ino).toBe(inode)
     expect(readdirSync(dir)).toEqual([`better_sqlite3-${hash}.node`])
   })
@@ -44,18 +44,18 @@ describe('the native addon cache', () => {
   it('reads the packed bytes only to write the file, never when the cache holds it', () => {
     const dir = tempDir()
     const first = packed()
-    cacheAddon(hash, first.bytes, dir)
+    cacheAddon('better_sqlite3.node', hash, first.bytes, dir)
     expect(first.reads.count).toBe(1)
     const next = packed()
-    cacheAddon(hash, next.bytes, dir)
+    cacheAddon('better_sqlite3.node', hash, next.bytes, dir)
     expect(next.reads.count).toBe(0)
   })
 
   it('rewrites a cache file whose bytes do not match its name', () => {
     const dir = tempDir()
-    const path = cacheAddon(hash, packed().bytes, dir)
+    const path = cacheAddon('better_sqlite3.node', hash, packed().bytes, dir)
     writeFileSync(path, 'truncated')
-    expect(cacheAddon(hash, packed().bytes, dir)).toBe(path)
+    expect(cacheAddon('better_sqlite3.node', hash, packed().bytes, dir)).toBe(path)
     expect(readFileSync(path)).toEqual(Buffer.from(bytes))
     expect(readdirSync(dir)).toHaveLength(1)
   })
@@ -63,15 +63,15 @@ describe('the native addon cache', () => {
   it('refuses packed bytes that do not match the hash the build took', () => {
     const dir = tempDir()
     const damaged = packed(new TextEncoder().encode('not the bytes the build hashed'))
-    expect(() => cacheAddon(hash, damaged.bytes, dir)).toThrow(/damaged/)
+    expect(() => cacheAddon('better_sqlite3.node', hash, damaged.bytes, dir)).toThrow(/damaged/)
     expect(readdirSync(dir)).toEqual([])
   })
 
   it('closes a folder others could write to', () => {
     const dir = tempDir()
-    cacheAddon(hash, packed().bytes, dir)
+    cacheAddon('better_sqlite3.node', hash, packed().bytes, dir)
     chmodSync(dir, 0o777)
-    cacheAddon(hash, packed().bytes, dir)
+    cacheAddon('better_sqlite3.node', hash, packed().bytes, dir)
     expect(statSync(dir).mode & 0o777).toBe(0o700)
   })
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { getAsset, getRawAsset, isSea } from 'node:sea'
+import { useSodiumAddon } from '@capsule/core'
 import { cacheDir, ensurePrivateDir, replaceFile } from './cache-dir.js'
 import { SEA_ASSETS } from './sea-assets.js'
 
@@ -35,19 +36,19 @@ function fileSha256(path: string): string | undefined {
 }
 
 /**
- * Makes `<dir>/better_sqlite3-<hash>.node` hold the addon whose SHA-256 is `hash` and returns its
- * path. `bytes` is called only when the file is missing or does not match `hash` (a crash
+ * Makes `<dir>/<name>-<hash>.node` hold the addon whose SHA-256 is `hash` (`asset` is
+ * `<name>.node`) and returns its path. `bytes` is called only when the file is missing or does not match `hash` (a crash
  * mid-write elsewhere, a bad disk); what it returns must match `hash` too. The write goes to a
  * temporary file renamed into place, so a reader never sees half a file, and two processes
  * starting at once on an empty cache both end up with a whole, identical file.
  */
-export function cacheAddon(hash: string, bytes: () => Uint8Array, dir: string): string {
+export function cacheAddon(asset: string, hash: string, bytes: () => Uint8Array, dir: string): string {
   ensurePrivateDir(dir)
-  const path = join(dir, `better_sqlite3-${hash}.node`)
+  const path = join(dir, `${basename(asset, '.node')}-${hash}.node`)
   if (fileSha256(path) === hash) return path
   const addon = bytes()
   if (sha256(addon) !== hash) {
-    throw new NativeAddonError('the SQLite addon packed in this executable is damaged: download it again')
+    throw new NativeAddonError(`the addon ${asset} packed in this executable is damaged: download it again`)
   }
   replaceFile(path, addon, 0o700)
   return path
@@ -75,21 +76,40 @@ export function requireNativeAddon(path: string): unknown {
   return exports
 }
 
-let cached: string | undefined
+const cached = new Map<string, string>()
+
+/**
+ * The path of an addon packed in the single executable, written once to a cache file named by the
+ * hash the build took of it (a .node file can only be loaded from disk). A start that finds it
+ * cached never reads the bytes packed in the executable, which would stay resident.
+ */
+function packedAddon(asset: string, env: NodeJS.ProcessEnv): string {
+  let path = cached.get(asset)
+  if (path === undefined) {
+    path = cacheAddon(
+      asset,
+      getAsset(`${asset}.sha256`, 'utf8'),
+      () => new Uint8Array(getRawAsset(asset)),
+      cacheDir(env),
+    )
+    cached.set(asset, path)
+  }
+  return path
+}
 
 /**
  * better-sqlite3's addon for `Store.open({ nativeBinding })`. Outside the single executable:
- * undefined, so better-sqlite3 finds its own prebuild in node_modules. Inside: the addon packed
- * as a SEA asset, written once to a cache file named by the hash the build took of it (a .node
- * file can only be loaded from disk). A start that finds it cached never reads the 2.2 MB packed
- * in the executable, which would stay resident.
+ * undefined, so better-sqlite3 finds its own prebuild in node_modules.
  */
 export function nativeBinding(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (!isSea()) return undefined
-  cached ??= cacheAddon(
-    getAsset(SEA_ASSETS.addonHash, 'utf8'),
-    () => new Uint8Array(getRawAsset(SEA_ASSETS.addon)),
-    cacheDir(env),
-  )
-  return cached
+  return isSea() ? packedAddon(SEA_ASSETS.addons.sqlite, env) : undefined
+}
+
+/**
+ * In the single executable, points @capsule/core at the libsodium addon packed there (outside it,
+ * core finds sodium-native's in node_modules). Written to the cache only when a first signature
+ * is checked, so commands that check none never touch it.
+ */
+export function usePackedSodium(env: NodeJS.ProcessEnv = process.env): void {
+  if (isSea()) useSodiumAddon(() => packedAddon(SEA_ASSETS.addons.sodium, env))
 }

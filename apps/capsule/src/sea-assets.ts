@@ -8,10 +8,12 @@ export const SEA_ASSETS = {
   bundle: 'capsule.cjs',
   /** V8's code for the bundle's top level, taken by the build, for a start with no cache yet. */
   bundleCodeCache: 'capsule.cjs.code-cache',
-  /** better-sqlite3's addon (native-addon.ts). */
-  addon: 'better_sqlite3.node',
-  /** Its SHA-256 (hex), taken by the build: a start that finds the addon cached never reads it. */
-  addonHash: 'better_sqlite3.node.sha256',
+  /**
+   * Native addons (native-addon.ts): better-sqlite3's, and libsodium's from sodium-native. Each
+   * has its SHA-256 (hex) under `<key>.sha256`, taken by the build: a start that finds the addon
+   * cached never reads it.
+   */
+  addons: { sqlite: 'better_sqlite3.node', sodium: 'sodium-native.node' },
   /**
    * Modules the bundle leaves out and requires only for rare work, each bundled on its own:
    * acme-client and its dependencies (1.4 MB of source) only to order a certificate.

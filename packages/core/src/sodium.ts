@@ -24,6 +24,7 @@ export interface SodiumBinding {
   ): boolean
 }
 
+let locate: (() => string) | undefined
 let addonPath: string | undefined
 let binding: SodiumBinding | undefined
 
@@ -34,18 +35,18 @@ function prebuiltAddonPath(): string {
 }
 
 /**
- * Loads libsodium from `path` instead of node_modules (the single executable writes its packed
- * copy to disk). Must come before the first verification.
+ * Loads libsodium from the path `where` gives instead of node_modules (the single executable
+ * writes its packed copy to disk), asked when a first signature is checked. Must come before that.
  */
-export function useSodiumAddon(path: string): void {
-  if (binding !== undefined && path !== addonPath)
+export function useSodiumAddon(where: () => string): void {
+  if (addonPath !== undefined)
     throw new Error('libsodium is already loaded; useSodiumAddon must come before the first verification')
-  addonPath = path
+  locate = where
 }
 
 /** The addon's path, for threads that load it themselves. */
 export function sodiumAddonPath(): string {
-  addonPath ??= prebuiltAddonPath()
+  addonPath ??= (locate ?? prebuiltAddonPath)()
   return addonPath
 }
 

@@ -6,7 +6,7 @@ const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 
 /**
  * libsodium's `crypto_sign_verify_detached`: RFC 8032 with S < L, a canonical encoding of the key,
- * and neither the key nor R of small order (docs/PROTOCOL.md, "The signature"). It checks 2.2
+ * and neither the key nor R of small order (docs/PROTOCOL.md, "Encoding"). It checks 2.2
  * times as many signatures a second as node:crypto's `verify` on the same core here (21,000
  * against 9,400), and checking signatures is most of what a node does with a record it receives.
  */

@@ -296,6 +296,50 @@ describe('arbitrary input', () => {
   })
 })
 
+describe('the outer map, read directly when canonical', () => {
+  /** A record's outer map with the payload's length written in `lengthBytes` bytes (0: in the head). */
+  function outerWith(payload: Uint8Array, sig: Uint8Array, lengthBytes: 0 | 1 | 2 | 4): Uint8Array {
+    const head =
+      lengthBytes === 0
+        ? [0x40 + payload.length]
+        : [
+            0x57 + Math.log2(lengthBytes) + 1,
+            ...Array.from(
+              { length: lengthBytes },
+              (_, i) => (payload.length >> (8 * (lengthBytes - 1 - i))) & 0xff,
+            ),
+          ]
+    return Uint8Array.from([
+      0xa2,
+      0x63,
+      ...new TextEncoder().encode('sig'),
+      0x58,
+      0x40,
+      ...sig,
+      0x67,
+      ...new TextEncoder().encode('payload'),
+      ...head,
+      ...payload,
+    ])
+  }
+
+  it('accepts the payload length in its shortest form across every boundary, and refuses any longer form', () => {
+    // Payload lengths around the 24- and 256-byte boundaries of the length's encoding.
+    for (const textLength of [1, 60, 150, 180, 190, 200, 400]) {
+      const record = signRecord({ kind: 'post', text: 'x'.repeat(textLength) }, alice, { seq: 1, ts: 1 })
+      const { payload, sig } = dagCbor.decode(record.bytes) as { payload: Uint8Array; sig: Uint8Array }
+      const shortest = payload.length < 24 ? 0 : payload.length < 256 ? 1 : 2
+      expect(outerWith(payload, sig, shortest)).toEqual(Uint8Array.from(record.bytes))
+      expect(verdict(record.bytes)).toBe('valid')
+      // The strict decoder refuses a length longer than it needs to be.
+      for (const longer of [1, 2, 4] as const)
+        if (longer > shortest) expect(verdict(outerWith(payload, sig, longer))).toBe('malformed')
+      expect(verdict(Uint8Array.of(...record.bytes, 0))).toBe('malformed')
+      expect(verdict(record.bytes.subarray(0, -1))).toBe('malformed')
+    }
+  })
+})
+
 describe('bounds', () => {
   it(`post text of exactly ${MAX_TEXT_CHARS} code points passes, one more fails with text-too-long`, () => {
     const charArb = fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => c.trim() !== '')

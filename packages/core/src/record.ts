@@ -175,17 +175,62 @@ function decodeBody(payload: Record<string, unknown>, checks: DeferredCheck[], d
   }
 }
 
+/**
+ * The canonical encoding of the outer map, `{ "sig": bytes(64), "payload": bytes }`, has one
+ * shape: map(2), "sig", a 64-byte string, "payload", then the payload's length in its shortest
+ * form and the payload to the end. Read directly, it costs a catch-up no decoding and re-encoding
+ * of every record's outer map; anything else goes the general way, which names what is wrong.
+ */
+const OUTER_HEAD = Uint8Array.of(0xa2, 0x63, ...new TextEncoder().encode('sig'), 0x58, 0x40)
+const PAYLOAD_KEY = Uint8Array.of(0x67, ...new TextEncoder().encode('payload'))
+const SIG_AT = OUTER_HEAD.length
+const PAYLOAD_KEY_AT = SIG_AT + 64
+const PAYLOAD_HEAD_AT = PAYLOAD_KEY_AT + PAYLOAD_KEY.length
+
+function startsWithAt(bytes: Uint8Array, part: Uint8Array, at: number): boolean {
+  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false
+  return true
+}
+
+function canonicalOuter(bytes: Uint8Array): { payload: Uint8Array; sig: Uint8Array } | undefined {
+  if (!startsWithAt(bytes, OUTER_HEAD, 0) || !startsWithAt(bytes, PAYLOAD_KEY, PAYLOAD_KEY_AT))
+    return undefined
+  const head = bytes[PAYLOAD_HEAD_AT]
+  let length: number
+  let start: number
+  if (head === undefined) return undefined
+  if (head >= 0x40 && head < 0x58) [length, start] = [head - 0x40, PAYLOAD_HEAD_AT + 1]
+  else if (head === 0x58) [length, start] = [bytes[PAYLOAD_HEAD_AT + 1] ?? 0, PAYLOAD_HEAD_AT + 2]
+  else if (head === 0x59)
+    [length, start] = [
+      ((bytes[PAYLOAD_HEAD_AT + 1] ?? 0) << 8) | (bytes[PAYLOAD_HEAD_AT + 2] ?? 0),
+      PAYLOAD_HEAD_AT + 3,
+    ]
+  else return undefined
+  // Shortest form only, and the payload runs exactly to the end.
+  if ((head === 0x58 && length < 24) || (head === 0x59 && length < 256) || start + length !== bytes.length)
+    return undefined
+  return { payload: bytes.subarray(start), sig: bytes.subarray(SIG_AT, SIG_AT + 64) }
+}
+
+function decodeOuter(bytes: Uint8Array): { payload: Uint8Array; sig: Uint8Array } {
+  const fast = canonicalOuter(bytes)
+  if (fast !== undefined) return fast
+  const outer = decodeCbor(bytes, 'record')
+  if (!isPlainObject(outer)) fail('malformed', 'a record must be a map of payload and sig')
+  expectKeys(outer, ['payload', 'sig'])
+  const { payload, sig } = outer
+  if (!(payload instanceof Uint8Array) || !(sig instanceof Uint8Array) || sig.length !== 64) {
+    fail('malformed', 'payload must be bytes and sig 64 bytes')
+  }
+  return { payload, sig }
+}
+
 function parseAt(bytes: Uint8Array, checks: DeferredCheck[], depth: number): VerifiedRecord {
   if (!(bytes instanceof Uint8Array)) fail('malformed', 'a record must be bytes')
   if (bytes.length > MAX_RECORD_BYTES)
     fail('too-large', `record is ${bytes.length} bytes; the limit is ${MAX_RECORD_BYTES}`)
-  const outer = decodeCbor(bytes, 'record')
-  if (!isPlainObject(outer)) fail('malformed', 'a record must be a map of payload and sig')
-  expectKeys(outer, ['payload', 'sig'])
-  const { payload: payloadBytes, sig } = outer
-  if (!(payloadBytes instanceof Uint8Array) || !(sig instanceof Uint8Array) || sig.length !== 64) {
-    fail('malformed', 'payload must be bytes and sig 64 bytes')
-  }
+  const { payload: payloadBytes, sig } = decodeOuter(bytes)
   const payload = decodeCbor(payloadBytes, 'payload')
   if (!isPlainObject(payload)) fail('malformed', 'a payload must be a map')
   const body = decodeBody(payload, checks, depth)

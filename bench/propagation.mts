@@ -2,7 +2,8 @@
 // topology() in lib.mts). The author posts 200 times at 20 per second; for every post and
 // follower we take the time from the post to the record being in the follower's store.
 //   node bench/propagation.mts --system capsule|bare --mode in-process|processes --n 10
-// capsule, in-process: createMesh + a real Store (SQLite file, synchronous=FULL) per node, wired as
+// capsule, in-process: createMesh + a real Store (SQLite file; own posts synchronous=FULL, records
+//   from peers NORMAL) per node (with --records sqlite), wired as
 //   the app wires them; from just before signing to the follower's `record` event (after the store
 //   transaction), on one performance.now() clock.
 // capsule, processes: real `capsule up --private-network` daemons; the author posts through its
@@ -127,7 +128,7 @@ async function capsuleInProcess(): Promise<System> {
             : {
                 highestSeq: (who) => store.records.highestSeq(who),
                 recordsAfter: (who, after, limit) => store.records.bytesAfter(who, after, limit),
-                ingest: (records) => store.records.put(records),
+                ingest: (records) => store.records.putReceived(records),
               },
         peers: new MemoryPeers(),
         logger,

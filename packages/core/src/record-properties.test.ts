@@ -22,6 +22,7 @@ import {
   MAX_TEXT_CHARS,
   type PostBody,
   type RecordDraft,
+  recordCid,
   recordId,
   SIGNING_DOMAIN,
   type Signer,
@@ -144,6 +145,8 @@ describe('round trip', () => {
         const decoded = decodeRecord(record.bytes, { now: ts })
         expect(plain(decoded)).toEqual(expectedBody(draft, seq, ts))
         expect(decoded.id).toBe(recordId(record.bytes))
+        // recordId writes the CID's bytes itself; the multiformats CID must agree.
+        expect(decoded.id).toBe(recordCid(record.bytes).toString())
         expect(Buffer.compare(decoded.bytes, record.bytes)).toBe(0)
         expect(Buffer.compare(signRecord(draft, alice, { seq, ts }).bytes, record.bytes)).toBe(0)
       }),

@@ -1,13 +1,17 @@
 // Ingest through the sync path: one follower (createMesh + a real Store, wired as the app wires
-// them) dials K Capsule nodes in another process, each the author of 2,000 records, and pulls
-// them all over the sync protocol (each record parsed on the main thread, its signature checked
-// in the app's worker pool, stored in one SQLite transaction per page). 2,000 per source keeps
-// each within its serving allowance, so the figure is the follower's, not the sources' rate limit.
+// them) pulls K authors' 2,000 records each over the sync protocol (each record parsed on the
+// main thread, its signature checked in the app's worker pool, stored in one SQLite transaction
+// per page), from another process on the same two cores:
+// - the figure: one neighbour that serves every author with the mesh's own serveSync and no
+//   serving limits (sync-source.mts --kind unlimited), the least CPU a source can take, so that
+//   the figure is the follower's rate as far as two shared cores allow;
+// - a detail: K Capsule nodes (createMesh each, one process, one thread serving them all), each
+//   the author of its 2,000 records (within its serving allowance); that process bounds it.
 // Baselines in the same run, on this process's one core: Ed25519 verify-only (node:crypto, and as
 // a detail libsodium, which the node verifies with) and insert-only (better-sqlite3, WAL,
 // synchronous=NORMAL as the store writes records from peers, 256 rows per transaction).
 // Details: decodeRecord on one core, and on all cores in worker threads (the proposed fix's ceiling).
-//   node bench/ingest.mts [--quick] [--authors K] [--sync-only]
+//   node bench/ingest.mts [--quick] [--authors K] [--sync-only --source unlimited|capsule]
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { once } from 'node:events'
 import { cpus } from 'node:os'
@@ -20,17 +24,21 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import Database from 'better-sqlite3'
 import { countingLogger, emit, LOOPBACK, log, options, round, scratch, startSource } from './lib.mts'
 
-// --sync-only: skip the baselines (for a CPU profile of the follower alone).
-const args = options({ authors: { type: 'string' }, 'sync-only': { type: 'boolean', default: false } })
+// --sync-only: only the pull from --source, no baselines (for a CPU profile of the follower alone).
+const args = options({
+  authors: { type: 'string' },
+  'sync-only': { type: 'boolean', default: false },
+  source: { type: 'string', default: 'unlimited' },
+})
 const AUTHORS = Number(args.authors ?? (args.quick ? 5 : 10))
 const PER_AUTHOR = 2000
 const TOTAL = AUTHORS * PER_AUTHOR
 const PAGE = 256
 const dir = scratch('ingest')
 
-async function throughSync() {
-  const source = await startSource('capsule', AUTHORS, PER_AUTHOR)
-  const store = Store.open(join(dir, 'follower.db'))
+async function throughSync(kind: 'capsule' | 'unlimited') {
+  const source = await startSource(kind, AUTHORS, PER_AUTHOR)
+  const store = Store.open(join(dir, `follower-${kind}.db`))
   const logger = countingLogger()
   const signatures = createSignaturePool()
   const mesh = createMesh(
@@ -76,7 +84,7 @@ async function throughSync() {
   const seconds = (lastAt - t0) / 1000
   const cpuMsPerRecord = (used.user + used.system) / 1000 / stored
   log(
-    `follower stored ${stored}/${TOTAL} from ${AUTHORS} peers in ${seconds.toFixed(2)} s, ` +
+    `follower stored ${stored}/${TOTAL} from ${source.sources.length} peer(s) (${kind}) in ${seconds.toFixed(2)} s, ` +
       `${cpuMsPerRecord.toFixed(3)} ms of CPU a record`,
   )
   return {
@@ -171,9 +179,13 @@ async function parallelDecode(records: Uint8Array[], threads: number): Promise<n
   return perSecond
 }
 
-log(`ingest: ${TOTAL} records from ${AUTHORS} Capsule peers`)
-const sync = await throughSync()
-if (args['sync-only']) process.exit(0)
+log(`ingest: ${TOTAL} records of ${AUTHORS} authors`)
+if (args['sync-only']) {
+  await throughSync(args.source as 'capsule' | 'unlimited')
+  process.exit(0)
+}
+const sync = await throughSync('unlimited')
+const fromCapsulePeers = await throughSync('capsule')
 const rows = readRecords(sync.fixture)
 const verifyPerSecond = verifyOnly()
 const insertPerSecond = insertOnly(rows)
@@ -189,13 +201,19 @@ emit({
   details: {
     records: TOTAL,
     stored: sync.stored,
-    sources: AUTHORS,
     verify_only_libsodium_per_s: Math.round(verifyPerSecond.libsodium),
     steady_records_per_s: Math.round(sync.steadyPerSecond),
     follower_cpu_ms_per_record: round(sync.cpuMsPerRecord, 3),
     decode_record_per_s: Math.round(decodePerSecond),
     decode_record_all_cores_per_s: Math.round(parallelPerSecond),
     warnings: sync.warnings,
+    from_capsule_peers: {
+      peers: AUTHORS,
+      records_per_s: Math.round(fromCapsulePeers.recordsPerSecond),
+      steady_records_per_s: Math.round(fromCapsulePeers.steadyPerSecond),
+      follower_cpu_ms_per_record: round(fromCapsulePeers.cpuMsPerRecord, 3),
+      warnings: fromCapsulePeers.warnings,
+    },
   },
 })
 process.exit(0)

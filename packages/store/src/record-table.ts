@@ -48,7 +48,10 @@ function decodeCursor(cursor: string): { ts: number; id: string } {
 export class RecordTable {
   readonly #db: SqliteDatabase
   readonly #decoded = new Map<string, VerifiedRecord>()
-  #revision = 0
+  /** Bumped by records that can change what any author's pages show: deletes and profiles. */
+  #sharedRevision = 0
+  /** Per author asked about with revisionOf: bumped by that author's other records. */
+  readonly #authorRevisions = new Map<string, number>()
   readonly #insert
   readonly #exists
   readonly #tombstoneFor
@@ -114,17 +117,37 @@ export class RecordTable {
     const stored = this.#db
       .transaction(() => records.filter((record) => this.#putOne(record, receivedAt)))
       .immediate()
-    if (stored.length > 0) this.#revision++
+    for (const record of stored) this.#countRevision(record)
     return stored
   }
 
+  #countRevision(record: VerifiedRecord): void {
+    const { body } = record
+    if (body.kind === 'delete' || body.kind === 'profile') {
+      this.#sharedRevision++
+      return
+    }
+    // A reshare also stores its original, which may be the asking author's.
+    for (const author of body.kind === 'reshare' ? [body.author, body.original.body.author] : [body.author]) {
+      const revision = this.#authorRevisions.get(author)
+      if (revision !== undefined) this.#authorRevisions.set(author, revision + 1)
+    }
+  }
+
   /**
-   * Grows whenever put() stores a record (a delete included, which also drops content), so what
-   * was read from this table before is known to be stale. Writes by another process holding the
-   * same file are not counted; the daemon is its file's only writer.
+   * Grows whenever put() stores a record that can change what is read of `author`'s records: one
+   * of theirs (or a reshare embedding one), any delete (which also drops reshares' content) and any
+   * profile (reshares name their original's author). Other authors' posts and reshares, most of a
+   * busy mesh's traffic, leave it alone. Only authors asked about are counted. Writes by another
+   * process holding the same file are not counted; the daemon is its file's only writer.
    */
-  get revision(): number {
-    return this.#revision
+  revisionOf(author: string): number {
+    let revision = this.#authorRevisions.get(author)
+    if (revision === undefined) {
+      revision = 0
+      this.#authorRevisions.set(author, revision)
+    }
+    return this.#sharedRevision + revision
   }
 
   /**

@@ -55,13 +55,32 @@ describe('Store', () => {
 
   it('stores records once and reports which were new', () => {
     const post = sign(alice, { kind: 'post', text: 'one' })
-    const { revision } = store.records
     expect(store.records.put([post, post])).toEqual([post])
-    expect(store.records.revision).toBe(revision + 1)
     expect(store.records.put([post])).toEqual([])
-    expect(store.records.revision).toBe(revision + 1)
     expect(store.records.get(post.id)?.body).toEqual(post.body)
     expect(store.records.highestSeq(alice.author)).toBe(1)
+  })
+
+  it('counts a revision of an author’s records that other authors’ posts leave alone', () => {
+    const revision = () => store.records.revisionOf(alice.author)
+    const before = revision()
+    const bobsPost = sign(bob, { kind: 'post', text: 'not about alice' }) as VerifiedRecord<PostBody>
+    store.records.put([bobsPost])
+    expect(revision()).toBe(before)
+    const alicesPost = sign(alice, { kind: 'post', text: 'hers' }) as VerifiedRecord<PostBody>
+    store.records.put([alicesPost])
+    expect(revision()).toBe(before + 1)
+    store.records.put([alicesPost])
+    expect(revision()).toBe(before + 1)
+    // Bob resharing Alice's post, Bob's profile (a reshare names its author) and any delete.
+    store.records.put([sign(bob, { kind: 'reshare', original: alicesPost })])
+    expect(revision()).toBe(before + 2)
+    store.records.put([sign(bob, { kind: 'reshare', original: bobsPost })])
+    expect(revision()).toBe(before + 2)
+    store.records.put([sign(bob, { kind: 'profile', name: 'Bob', bio: '' })])
+    expect(revision()).toBe(before + 3)
+    store.records.put([sign(bob, { kind: 'delete', target: bobsPost.id })])
+    expect(revision()).toBe(before + 4)
   })
 
   it('keeps both records of a sequence collision', () => {

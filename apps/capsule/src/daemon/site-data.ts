@@ -5,7 +5,7 @@ import type { Store } from '@capsule/store'
 export function siteDataOver(store: Store, ownerId: string, meshAddresses: () => string[]): SiteData {
   return {
     ownerId,
-    revision: () => store.records.revision,
+    revision: () => store.records.revisionOf(ownerId),
     profile: () => store.records.latestProfile(ownerId),
     page: ({ before, limit }) => store.records.authorPage(ownerId, limit, before),
     record: (id) => {

@@ -273,6 +273,36 @@ describe('mesh', () => {
     for (const f of followers) expect(f.records.of(a.id).map((r) => r.id)).toEqual(posts.map((p) => p.id))
   })
 
+  it('fills a gap the relay could not, from the author once it is reached, though newer records came since', async () => {
+    const a = await node()
+    await a.post('one')
+    // A relay that holds A's records but, like a peer still catching up, serves none of 2 to 4.
+    class Behind extends MemoryRecords {
+      override recordsAfter(author: string, afterSeq: number, limit: number): Uint8Array[] {
+        return super
+          .recordsAfter(author, afterSeq, limit + 3)
+          .filter((bytes) => author !== a.id || !this.hides(bytes))
+          .slice(0, limit)
+      }
+      hides(bytes: Uint8Array): boolean {
+        const seq = this.of(a.id).find((record) => Buffer.compare(record.bytes, bytes) === 0)?.body.seq ?? 0
+        return seq >= 2 && seq <= 4
+      }
+    }
+    const relay = await node({ join: joinOf(a), follows: [a.id] }, { records: new Behind() })
+    await until(relay.mesh, 'record', () => relay.records.highestSeq(a.id) === 1, 'the relay to hold one')
+    const b = await node({ join: joinOf(relay), follows: [a.id] })
+    await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 1, 'B to hold one')
+    await untilMeshed(relay.mesh, b.id, a.id)
+    for (const text of ['two', 'three', 'four']) a.store(text)
+    await a.post('five')
+    // B saw five arrive above a gap; the relay could not fill it.
+    await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 5, 'B to get five by gossip')
+    await b.mesh.dial(joinOf(a)[0] as string)
+    await until(b.mesh, 'record', () => b.records.of(a.id).length === 5, 'B to fill the gap from A', 10_000)
+    expect(b.records.of(a.id).map((record) => record.body.seq)).toEqual([1, 2, 3, 4, 5])
+  })
+
   it('asks peers for its own records after a restore from an old backup', async () => {
     const a = await node()
     const b = await node({ join: joinOf(a) })

@@ -4,6 +4,7 @@ import {
   decodeRecord,
   InvalidRecordError,
   isAuthorId,
+  parseRecord,
   recordCid,
   topicAuthor,
   type VerifiedRecord,
@@ -193,6 +194,8 @@ const P2P_CODE = 0x01a5
 /** Most remembered peers dialled at start, and most peers asked in one author sync. */
 const MAX_START_DIALS = 16
 const MAX_SYNC_PEERS = 6
+/** Sweeps that pull an open gap from other peers than its author before it is given up. */
+const MAX_GAP_TRIES = 3
 /** One sync round pulls at most this many pages (256 records each) from one peer per author. */
 const MAX_PAGES_PER_ROUND = 40
 /**
@@ -236,6 +239,14 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   /** Peers with a sweep scheduled after a rate-limited refusal (one each). */
   readonly #retries = new Set<string>()
   readonly #authorSyncs = new Map<string, { run: Promise<number>; again: boolean; from?: number }>()
+  /**
+   * Gaps a gossiped record revealed (seqs above `from` and below `to` missing) that the pulls so far
+   * did not fill: the peers asked may have lacked them too (a relay still catching up). Heads alone
+   * would never show them again once newer records arrive, so sweeps pull from `from` until the
+   * gap is filled, the author itself was asked (what it no longer serves was deleted), or
+   * MAX_GAP_TRIES sweeps tried.
+   */
+  readonly #openGaps = new Map<string, { from: number; to: number; tries: number }>()
   readonly #provided = new Map<string, 'pending' | 'done' | 'failed'>()
   /** Gossiped records accepted in this event-loop turn, stored together by #storeGossip. */
   #gossipQueue: Arrival[] = []
@@ -645,7 +656,15 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     for (const { record, from } of arrivals) {
       const { author, seq } = record.body
       const before = held.get(author) ?? this.#deps.records.highestSeq(author)
-      if (seq > before + 1) void this.#syncAuthorSoon(author, [from], before)
+      if (seq > before + 1) {
+        const open = this.#openGaps.get(author)
+        this.#openGaps.set(author, {
+          from: Math.min(before, open?.from ?? before),
+          to: Math.max(seq, open?.to ?? seq),
+          tries: 0,
+        })
+        void this.#syncAuthorSoon(author, [from], before).then(() => this.#settleGap(author))
+      }
       held.set(author, Math.max(before, seq))
     }
     this.#ingest(arrivals, 'gossip')
@@ -901,10 +920,32 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
           return
         }
         for (const [j, author] of chunk.entries()) {
-          if ((heads[j] ?? 0) > this.#deps.records.highestSeq(author)) await this.#pull(peerId, author)
+          const head = heads[j] ?? 0
+          const gap = this.#openGaps.get(author)
+          if (gap !== undefined && head > gap.from) {
+            await this.#pull(peerId, author, gap.from)
+            this.#settleGap(author, peerId)
+          } else if (head > this.#deps.records.highestSeq(author)) await this.#pull(peerId, author)
         }
       }
     }).catch(() => undefined)
+  }
+
+  /**
+   * After a pull meant for an open gap: closes it once every seq in it is held, or once the author
+   * itself was the peer `asked`, or after MAX_GAP_TRIES sweeps.
+   */
+  #settleGap(author: string, asked?: string): void {
+    const gap = this.#openGaps.get(author)
+    if (gap === undefined) return
+    const held = new Set<number>()
+    for (const bytes of this.#deps.records.recordsAfter(author, gap.from, gap.to - gap.from)) {
+      const seq = parseRecord(bytes, { now: Number.POSITIVE_INFINITY }).claimed.seq
+      if (seq < gap.to) held.add(seq)
+    }
+    const filled = held.size >= gap.to - gap.from - 1
+    if (asked !== undefined) gap.tries += 1
+    if (filled || asked === author || gap.tries >= MAX_GAP_TRIES) this.#openGaps.delete(author)
   }
 
   #syncFailed(peerId: string, what: string, error: unknown): void {

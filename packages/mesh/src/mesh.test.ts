@@ -3,6 +3,7 @@ import {
   createSignaturePool,
   createSigner,
   type PostBody,
+  recordId,
   type SignatureCheck,
   signRecord,
   type VerifiedRecord,
@@ -273,23 +274,27 @@ describe('mesh', () => {
     for (const f of followers) expect(f.records.of(a.id).map((r) => r.id)).toEqual(posts.map((p) => p.id))
   })
 
+  /** A node's records that, like a peer still catching up, serves none of `author`'s seqs 2 to 4. */
+  function behind(author: string): MemoryRecords {
+    return new (class extends MemoryRecords {
+      override recordsAfter(who: string, afterSeq: number, limit: number): Uint8Array[] {
+        const hidden = new Set(
+          this.of(author)
+            .filter((record) => record.body.seq >= 2 && record.body.seq <= 4)
+            .map((record) => record.id),
+        )
+        return super
+          .recordsAfter(who, afterSeq, limit + hidden.size)
+          .filter((bytes) => who !== author || !hidden.has(recordId(bytes)))
+          .slice(0, limit)
+      }
+    })()
+  }
+
   it('fills a gap the relay could not, from the author once it is reached, though newer records came since', async () => {
     const a = await node()
     await a.post('one')
-    // A relay that holds A's records but, like a peer still catching up, serves none of 2 to 4.
-    class Behind extends MemoryRecords {
-      override recordsAfter(author: string, afterSeq: number, limit: number): Uint8Array[] {
-        return super
-          .recordsAfter(author, afterSeq, limit + 3)
-          .filter((bytes) => author !== a.id || !this.hides(bytes))
-          .slice(0, limit)
-      }
-      hides(bytes: Uint8Array): boolean {
-        const seq = this.of(a.id).find((record) => Buffer.compare(record.bytes, bytes) === 0)?.body.seq ?? 0
-        return seq >= 2 && seq <= 4
-      }
-    }
-    const relay = await node({ join: joinOf(a), follows: [a.id] }, { records: new Behind() })
+    const relay = await node({ join: joinOf(a), follows: [a.id] }, { records: behind(a.id) })
     await until(relay.mesh, 'record', () => relay.records.highestSeq(a.id) === 1, 'the relay to hold one')
     const b = await node({ join: joinOf(relay), follows: [a.id] })
     await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 1, 'B to hold one')
@@ -298,6 +303,18 @@ describe('mesh', () => {
     await a.post('five')
     // B saw five arrive above a gap; the relay could not fill it.
     await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 5, 'B to get five by gossip')
+    await b.mesh.dial(joinOf(a)[0] as string)
+    await until(b.mesh, 'record', () => b.records.of(a.id).length === 5, 'B to fill the gap from A', 10_000)
+    expect(b.records.of(a.id).map((record) => record.body.seq)).toEqual([1, 2, 3, 4, 5])
+  })
+
+  it('remembers seqs a relay skipped in a sync answer, and fills them from the author', async () => {
+    const a = await node()
+    for (const text of ['one', 'two', 'three', 'four', 'five']) a.store(text)
+    const relay = await node({ join: joinOf(a), follows: [a.id] }, { records: behind(a.id) })
+    await until(relay.mesh, 'record', () => relay.records.of(a.id).length === 5, 'the relay to hold five')
+    const b = await node({ join: joinOf(relay), follows: [a.id] })
+    await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 5, 'B to sync one and five')
     await b.mesh.dial(joinOf(a)[0] as string)
     await until(b.mesh, 'record', () => b.records.of(a.id).length === 5, 'B to fill the gap from A', 10_000)
     expect(b.records.of(a.id).map((record) => record.body.seq)).toEqual([1, 2, 3, 4, 5])

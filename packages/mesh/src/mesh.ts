@@ -657,12 +657,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       const { author, seq } = record.body
       const before = held.get(author) ?? this.#deps.records.highestSeq(author)
       if (seq > before + 1) {
-        const open = this.#openGaps.get(author)
-        this.#openGaps.set(author, {
-          from: Math.min(before, open?.from ?? before),
-          to: Math.max(seq, open?.to ?? seq),
-          tries: 0,
-        })
+        this.#openGap(author, before, seq)
         void this.#syncAuthorSoon(author, [from], before).then(() => this.#settleGap(author))
       }
       held.set(author, Math.max(before, seq))
@@ -923,12 +918,22 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
           const head = heads[j] ?? 0
           const gap = this.#openGaps.get(author)
           if (gap !== undefined && head > gap.from) {
-            await this.#pull(peerId, author, gap.from)
+            await this.#pull(peerId, author, gap.from, gap.to)
             this.#settleGap(author, peerId)
           } else if (head > this.#deps.records.highestSeq(author)) await this.#pull(peerId, author)
         }
       }
     }).catch(() => undefined)
+  }
+
+  /** Notes that `author`'s seqs above `from` and below `to` are missing, merged with a gap open. */
+  #openGap(author: string, from: number, to: number): void {
+    const open = this.#openGaps.get(author)
+    this.#openGaps.set(author, {
+      from: Math.min(from, open?.from ?? from),
+      to: Math.max(to, open?.to ?? to),
+      tries: open?.tries ?? 0,
+    })
   }
 
   /**
@@ -967,11 +972,12 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   }
 
   /**
-   * Pulls `author`'s records above `from` (default: our highest) from one peer, page by page.
+   * Pulls `author`'s records above `from` (default: our highest) from one peer, page by page, up
+   * to the page that reaches `until` (default: all).
    * The next page is asked for while the signatures of the last one are checked and it is stored.
    * Returns how many were newly stored.
    */
-  async #pull(peerId: string, author: string, from?: number): Promise<number> {
+  async #pull(peerId: string, author: string, from?: number, until?: number): Promise<number> {
     let stored = 0
     let after = from ?? this.#deps.records.highestSeq(author)
     let remoteHighest = 0
@@ -991,6 +997,15 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
         break
       }
       if (!(await storing)) break
+      // A peer other than the author that skips seqs is missing them (or they were deleted):
+      // heads will not show that again, so the gap is remembered and asked for elsewhere.
+      if (peerId !== author) {
+        let previous = after
+        for (const { claimed } of fetched.records) {
+          if (claimed.seq > previous + 1) this.#openGap(author, previous, claimed.seq)
+          previous = Math.max(previous, claimed.seq)
+        }
+      }
       remoteHighest = fetched.highest
       storing = this.#verifyAndStore(fetched, peerId).then((result) => {
         stored += result.stored
@@ -998,7 +1013,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       })
       if (fetched.fault !== undefined) break
       const last = fetched.records.at(-1)?.claimed.seq
-      if (last === undefined || last >= fetched.highest) break
+      if (last === undefined || last >= fetched.highest || (until !== undefined && last >= until)) break
       more = true
       // The page was cut (count or bytes); its last sequence number may have had a collision
       // partner left out, so ask again from that number (duplicates are skipped by ingest).

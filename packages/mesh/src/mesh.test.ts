@@ -291,6 +291,13 @@ describe('mesh', () => {
     })()
   }
 
+  /** Once `b` reaches the author `a`, it holds all five of a's records. */
+  async function fillsFromAuthor(b: TestNode, a: TestNode): Promise<void> {
+    await b.mesh.dial(joinOf(a)[0] as string)
+    await until(b.mesh, 'record', () => b.records.of(a.id).length === 5, 'B to fill the gap from A', 10_000)
+    expect(b.records.of(a.id).map((record) => record.body.seq)).toEqual([1, 2, 3, 4, 5])
+  }
+
   it('fills a gap the relay could not, from the author once it is reached, though newer records came since', async () => {
     const a = await node()
     await a.post('one')
@@ -303,9 +310,7 @@ describe('mesh', () => {
     await a.post('five')
     // B saw five arrive above a gap; the relay could not fill it.
     await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 5, 'B to get five by gossip')
-    await b.mesh.dial(joinOf(a)[0] as string)
-    await until(b.mesh, 'record', () => b.records.of(a.id).length === 5, 'B to fill the gap from A', 10_000)
-    expect(b.records.of(a.id).map((record) => record.body.seq)).toEqual([1, 2, 3, 4, 5])
+    await fillsFromAuthor(b, a)
   })
 
   it('remembers seqs a relay skipped in a sync answer, and fills them from the author', async () => {
@@ -315,9 +320,7 @@ describe('mesh', () => {
     await until(relay.mesh, 'record', () => relay.records.of(a.id).length === 5, 'the relay to hold five')
     const b = await node({ join: joinOf(relay), follows: [a.id] })
     await until(b.mesh, 'record', () => b.records.highestSeq(a.id) === 5, 'B to sync one and five')
-    await b.mesh.dial(joinOf(a)[0] as string)
-    await until(b.mesh, 'record', () => b.records.of(a.id).length === 5, 'B to fill the gap from A', 10_000)
-    expect(b.records.of(a.id).map((record) => record.body.seq)).toEqual([1, 2, 3, 4, 5])
+    await fillsFromAuthor(b, a)
   })
 
   it('asks peers for its own records after a restore from an old backup', async () => {

@@ -240,8 +240,9 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   readonly #retries = new Set<string>()
   readonly #authorSyncs = new Map<string, { run: Promise<number>; again: boolean; from?: number }>()
   /**
-   * Gaps a gossiped record revealed (seqs above `from` and below `to` missing) that the pulls so far
-   * did not fill: the peers asked may have lacked them too (a relay still catching up). Heads alone
+   * Gaps a gossiped record or a sync answer from a peer other than the author revealed (seqs above
+   * `from` and below `to` missing), by author, that the pulls so far did not fill: the peers asked
+   * may have lacked them too (a relay still catching up). Heads alone
    * would never show them again once newer records arrive, so sweeps pull from `from` until the
    * gap is filled, the author itself was asked (what it no longer serves was deleted), or
    * MAX_GAP_TRIES sweeps tried.
@@ -573,6 +574,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     if (!this.#followed.delete(author)) return
     node.services.pubsub.unsubscribe(authorTopic(author))
     this.#provided.delete(author)
+    this.#openGaps.delete(author)
     await node.services.dht.cancelReprovide(providerKey(author)).catch(() => undefined)
   }
 

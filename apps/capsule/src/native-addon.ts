@@ -37,8 +37,8 @@ function fileSha256(path: string): string | undefined {
 
 /**
  * Makes `<dir>/<name>-<hash>.node` hold the addon whose SHA-256 is `hash` (`asset` is
- * `<name>.node`) and returns its path. `bytes` is called only when the file is missing or does not match `hash` (a crash
- * mid-write elsewhere, a bad disk); what it returns must match `hash` too. The write goes to a
+ * `<name>.node`) and returns its path. `bytes` is called only when the file is missing or does not
+ * match `hash` (a crash mid-write elsewhere, a bad disk); what it returns must match `hash` too. The write goes to a
  * temporary file renamed into place, so a reader never sees half a file, and two processes
  * starting at once on an empty cache both end up with a whole, identical file.
  */

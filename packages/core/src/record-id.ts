@@ -2,29 +2,32 @@ import { createHash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
 import { InvalidRecordError } from './errors.js'
 
 const SHA2_256 = 0x12
 
 /** The id of a record: CIDv1, DAG-CBOR codec, SHA2-256 of its exact signed bytes, in base32. */
-export function recordCid(bytes: Uint8Array): CID {
-  const hash = createHash('sha256').update(bytes).digest()
-  return CID.createV1(dagCbor.code, Digest.create(SHA2_256, hash))
-}
-
 /** CIDv1 (0x01), dag-cbor (0x71), sha2-256 (0x12), 32 bytes (0x20): what precedes the digest. */
 const CID_PREFIX = Uint8Array.of(0x01, dagCbor.code, SHA2_256, 32)
+
+/** The binary CID of a record's signed bytes: the prefix above, then their SHA-256. */
+function cidBytes(bytes: Uint8Array): Uint8Array {
+  const cid = new Uint8Array(CID_PREFIX.length + 32)
+  cid.set(CID_PREFIX)
+  createHash('sha256').update(bytes).digest().copy(cid, CID_PREFIX.length)
+  return cid
+}
+
+export function recordCid(bytes: Uint8Array): CID {
+  return CID.decode(cidBytes(bytes))
+}
 
 /**
  * The id as text, `recordCid(bytes).toString()` without making a CID: every record received is
  * named this way, and the CID object and its string cache were a measurable part of that.
  */
 export function recordId(bytes: Uint8Array): string {
-  const cid = new Uint8Array(CID_PREFIX.length + 32)
-  cid.set(CID_PREFIX)
-  createHash('sha256').update(bytes).digest().copy(cid, CID_PREFIX.length)
-  return base32.encode(cid)
+  return base32.encode(cidBytes(bytes))
 }
 
 /** Parses a record id as a person or peer sent it; only ids this protocol produces are accepted. */

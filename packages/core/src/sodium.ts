@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path'
 
 /**
  * libsodium, for Ed25519 verification (ed25519.ts), through the addon that sodium-native ships
- * prebuilt in its npm package. The addon is loaded with `process.dlopen` and its binding called directly, not through
- * sodium-native's JavaScript, because the same file must load in three places that cannot all
+ * prebuilt in its npm package. The addon is loaded with `process.dlopen` and its binding called
+ * directly, not through sodium-native's JavaScript, because the same file must load in three places that cannot all
  * resolve packages: this module, the verifier threads (eval'd source, see signature-pool.ts) and
  * the single executable (which packs the addon and calls {@link useSodiumAddon}). The binding's
  * calling convention is sodium-native 5's, which is why the version is pinned exactly.

@@ -127,11 +127,14 @@ export class RecordTable {
       this.#sharedRevision++
       return
     }
+    this.#bumpAuthor(body.author)
     // A reshare also stores its original, which may be the asking author's.
-    for (const author of body.kind === 'reshare' ? [body.author, body.original.body.author] : [body.author]) {
-      const revision = this.#authorRevisions.get(author)
-      if (revision !== undefined) this.#authorRevisions.set(author, revision + 1)
-    }
+    if (body.kind === 'reshare') this.#bumpAuthor(body.original.body.author)
+  }
+
+  #bumpAuthor(author: string): void {
+    const revision = this.#authorRevisions.get(author)
+    if (revision !== undefined) this.#authorRevisions.set(author, revision + 1)
   }
 
   /**

@@ -59,7 +59,7 @@ async function fromAuthor() {
   const result = await waited
   await sleep(1000)
   const rss = follower.rssMB()
-  // Once the signature threads have stopped (10 s idle) and the node idles as it will from now on.
+  // Once V8 has run its memory reducer (8 s after the last full collection) and the node idles.
   await sleep(11_000)
   const settledRss = follower.rssMB()
   log(

@@ -3,7 +3,7 @@
 // thread. Real worker threads, real Ed25519.
 import { readFileSync } from 'node:fs'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createSignaturePool,
   createSigner,
@@ -11,6 +11,7 @@ import {
   InvalidRecordError,
   parseRecord,
   type SignatureCheck,
+  type SignatureVerifier,
   signRecord,
   verifySignature,
 } from './index.js'
@@ -83,8 +84,21 @@ describe('parseRecord and accept', () => {
   })
 })
 
+/**
+ * Verifies a batch and counts the event loop's turns meanwhile: on the calling thread the answer
+ * is ready before the loop turned even once, on a worker thread it is not.
+ */
+async function verifyCountingTurns(pool: SignatureVerifier, batch: SignatureCheck[]) {
+  let turns = 0
+  const counting = setInterval(() => turns++, 0)
+  const valid = await pool.verify(batch)
+  clearInterval(counting)
+  return { valid, turns }
+}
+
 describe('createSignaturePool', () => {
   const pool = createSignaturePool({ threads: 2 })
+  beforeAll(() => pool.start())
   afterAll(() => pool.close())
   const checks = records.flatMap((record) => parseRecord(record.bytes, { now: NOW }).signatures)
 
@@ -92,11 +106,7 @@ describe('createSignaturePool', () => {
     // With the small-order key's forgery too, which only libsodium's extra checks refuse.
     const smallOrder = parseRecord(invalidVector('small-order-key'), { now: NOW }).signatures
     const mixed = [...checks.map((check, i) => (i % 7 === 3 ? forged(check) : check)), ...smallOrder]
-    // On this thread the answer would be ready before the event loop turned even once.
-    let turns = 0
-    const counting = setInterval(() => turns++, 0)
-    const valid = await pool.verify(mixed)
-    clearInterval(counting)
+    const { valid, turns } = await verifyCountingTurns(pool, mixed)
     expect(turns).toBeGreaterThan(0)
     expect(valid).toEqual(mixed.map(verifySignature))
     expect(valid.filter((v) => !v)).toHaveLength(checks.filter((_, i) => i % 7 === 3).length + 1)
@@ -119,12 +129,20 @@ describe('createSignaturePool', () => {
     expect(answers[1]?.some(Boolean)).toBe(false)
   })
 
-  it('stops idle threads and starts them again for the next batch', async () => {
+  it('checks batches on the calling thread until a thread has started, and after it stopped idle', async () => {
     const idle = createSignaturePool({ threads: 1, idleMs: 20 })
-    const batch = [...checks.slice(0, 20), forged(checks[20] as SignatureCheck)]
-    expect(await idle.verify(batch)).toEqual(batch.map(verifySignature))
+    // Large enough that a thread takes milliseconds over it, so the event loop turns meanwhile.
+    const batch = [...checks.slice(0, 299), forged(checks[299] as SignatureCheck)]
+    const expected = batch.map(verifySignature)
+    // The first batch starts the thread and does not wait for it.
+    expect(await verifyCountingTurns(idle, batch)).toEqual({ valid: expected, turns: 0 })
+    await idle.start()
+    const offThread = await verifyCountingTurns(idle, batch)
+    expect(offThread.valid).toEqual(expected)
+    expect(offThread.turns).toBeGreaterThan(0)
+    // Idle for longer than idleMs: the thread stopped, so the next batch is checked here again.
     await new Promise((resolve) => setTimeout(resolve, 100))
-    expect(await idle.verify(batch)).toEqual(batch.map(verifySignature))
+    expect(await verifyCountingTurns(idle, batch)).toEqual({ valid: expected, turns: 0 })
     await idle.close()
   })
 

@@ -6,6 +6,8 @@ import { sodiumAddonPath } from './sodium.js'
 /** Checks Ed25519 signatures in batches; results come in the order of the checks. */
 export interface SignatureVerifier {
   verify(checks: readonly SignatureCheck[]): Promise<boolean[]>
+  /** Starts the threads if they are not running; resolves once they take batches. */
+  start(): Promise<void>
   /** Stops the threads; later calls verify on the calling thread. */
   close(): Promise<void>
 }
@@ -18,7 +20,7 @@ const MIN_OFFLOAD = 16
  * modules and libsodium's addon, loaded from the path it is given) so that it works the same from
  * the ES modules, the bundle and the single executable, where no worker file exists on disk. A
  * batch arrives packed in one buffer, each check as [32-byte key][64-byte signature][u32
- * length][message]; the answer is one byte per check. The addon is called as ed25519.ts calls it,
+ * length][message]; the answer is one byte per check. It says 'ready' once libsodium is loaded. The addon is called as ed25519.ts calls it,
  * each argument as (buffer, offset, length).
  */
 const WORKER_SOURCE = `
@@ -26,6 +28,7 @@ const { parentPort, workerData } = require('node:worker_threads')
 const sodium = { exports: {} }
 process.dlopen(sodium, workerData.sodiumAddon)
 const { crypto_sign_verify_detached } = sodium.exports
+parentPort.postMessage('ready')
 parentPort.on('message', ({ id, count, packed }) => {
   const view = new DataView(packed)
   const valid = new Uint8Array(count)
@@ -69,8 +72,11 @@ interface Pending {
 class VerifierThread {
   readonly #worker: Worker
   readonly #pending = new Map<number, Pending>()
+  readonly #started = Promise.withResolvers<void>()
   #nextId = 0
   #failure: Error | undefined
+  /** Whether the thread has loaded libsodium and takes batches. */
+  ready = false
 
   constructor() {
     this.#worker = new Worker(WORKER_SOURCE, {
@@ -80,9 +86,14 @@ class VerifierThread {
     })
     // The threads never keep the node alive on their own.
     this.#worker.unref()
-    this.#worker.on('message', ({ id, valid }: { id: number; valid: Uint8Array }) => {
-      this.#pending.get(id)?.resolve(valid)
-      this.#pending.delete(id)
+    this.#worker.on('message', (message: 'ready' | { id: number; valid: Uint8Array }) => {
+      if (message === 'ready') {
+        this.ready = true
+        this.#started.resolve()
+        return
+      }
+      this.#pending.get(message.id)?.resolve(message.valid)
+      this.#pending.delete(message.id)
     })
     this.#worker.on('error', (error) => this.#fail(error))
     this.#worker.on('exit', (code) => this.#fail(new Error(`a signature thread exited (code ${code})`)))
@@ -92,8 +103,14 @@ class VerifierThread {
     return this.#failure !== undefined
   }
 
+  /** Resolves once the thread is ready, or has failed. */
+  get started(): Promise<void> {
+    return this.#started.promise
+  }
+
   #fail(error: Error): void {
     this.#failure ??= error
+    this.#started.resolve()
     for (const pending of this.#pending.values()) pending.reject(error)
     this.#pending.clear()
   }
@@ -117,12 +134,14 @@ class VerifierThread {
  * A pool of worker threads that verify signatures, so a node catching up checks records on other
  * cores while its main thread reads the network and writes the store. By default one thread fewer
  * than the cores (at least one): with libsodium one thread keeps up with the main thread, and a
- * thread more only competes with it and costs a V8 heap. A batch is split evenly across the threads. The threads start with the first large batch and stop after
- * `idleMs` without one (each holds a V8 heap of its own); a thread that dies is replaced.
+ * thread more only competes with it and costs a V8 heap. A batch is split evenly across the ready
+ * threads. The threads start with the first large batch, which is checked on the calling thread
+ * meanwhile (a start takes tens of milliseconds, a batch of 256 about ten), and stop after
+ * `idleMs` without a batch, since each holds a V8 heap of its own; a thread that dies is replaced.
  */
 export function createSignaturePool(options: { threads?: number; idleMs?: number } = {}): SignatureVerifier {
   const size = Math.max(1, options.threads ?? availableParallelism() - 1)
-  const idleMs = options.idleMs ?? 10_000
+  const idleMs = options.idleMs ?? 1_000
   let threads: VerifierThread[] = []
   let closed = false
   let busy = 0
@@ -135,18 +154,33 @@ export function createSignaturePool(options: { threads?: number; idleMs?: number
     return Promise.all(stopping.map((thread) => thread.terminate()))
   }
 
-  async function verifyWellFormed(checks: readonly SignatureCheck[]): Promise<boolean[]> {
-    if (closed || checks.length < MIN_OFFLOAD) return checks.map(verifySignature)
+  /** Keeps `size` threads, starting any missing or failed one; clears the idle timer. */
+  function startThreads(): VerifierThread[] {
     clearTimeout(idleTimer)
-    busy += 1
     threads = Array.from({ length: size }, (_, i) => {
       const thread = threads[i]
       return thread === undefined || thread.failed ? new VerifierThread() : thread
     })
-    const share = Math.ceil(checks.length / threads.length)
+    return threads
+  }
+
+  function stopWhenIdle(): void {
+    clearTimeout(idleTimer)
+    if (busy === 0 && !closed) idleTimer = setTimeout(stopThreads, idleMs).unref()
+  }
+
+  async function verifyWellFormed(checks: readonly SignatureCheck[]): Promise<boolean[]> {
+    if (closed || checks.length < MIN_OFFLOAD) return checks.map(verifySignature)
+    const ready = startThreads().filter((thread) => thread.ready)
+    if (ready.length === 0) {
+      stopWhenIdle()
+      return checks.map(verifySignature)
+    }
+    busy += 1
+    const share = Math.ceil(checks.length / ready.length)
     try {
       const parts = await Promise.all(
-        threads.map((thread, i) => {
+        ready.map((thread, i) => {
           const part = checks.slice(i * share, (i + 1) * share)
           return part.length === 0 ? new Uint8Array() : thread.verify(part)
         }),
@@ -154,7 +188,7 @@ export function createSignaturePool(options: { threads?: number; idleMs?: number
       return parts.flatMap((part) => Array.from(part, (valid) => valid === 1))
     } finally {
       busy -= 1
-      if (busy === 0) idleTimer = setTimeout(stopThreads, idleMs).unref()
+      stopWhenIdle()
     }
   }
 
@@ -166,6 +200,11 @@ export function createSignaturePool(options: { threads?: number; idleMs?: number
       const results = await verifyWellFormed(candidates.map((i) => checks[i] as SignatureCheck))
       for (const [j, i] of candidates.entries()) valid[i] = results[j] as boolean
       return valid
+    },
+    async start() {
+      if (closed) return
+      await Promise.all(startThreads().map((thread) => thread.started))
+      stopWhenIdle()
     },
     async close() {
       closed = true

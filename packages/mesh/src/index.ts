@@ -22,10 +22,11 @@ export {
 } from './mesh.js'
 export { providerKey } from './provider-key.js'
 export {
-  SYNC_MAX_ANSWER_BYTES,
   SYNC_MAX_FRAME_BYTES,
   SYNC_MAX_HEADS,
   SYNC_MAX_RECORDS,
+  SYNC_PAGE_BYTES,
+  SYNC_PAGE_RECORDS,
   SYNC_PROTOCOL,
   SYNC_TIMEOUT_MS,
   SyncRefusedError,

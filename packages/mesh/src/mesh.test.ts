@@ -7,6 +7,7 @@ import {
   type SignatureCheck,
   signRecord,
   type VerifiedRecord,
+  verifySignature,
 } from '@capsule/core'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -372,6 +373,7 @@ describe('mesh', () => {
   it('catches up page by page with signatures checked on worker threads, and stops at a forgery', async () => {
     const pool = createSignaturePool({ threads: 2 })
     cleanups.push(() => pool.close())
+    await pool.start()
     const batches: number[] = []
     const verifySignatures = (checks: readonly SignatureCheck[]) => {
       batches.push(checks.length)
@@ -418,6 +420,25 @@ describe('mesh', () => {
     await until(b.mesh, 'sync:done', () => b.records.highestSeq(a.id) === 10_500, 'B to hold all', 30_000)
     expect(b.records.of(a.id)).toHaveLength(10_500)
   }, 60_000)
+
+  it('has the verifier get ready as a follow begins, before the backfill’s first batch', async () => {
+    const a = await node()
+    for (let i = 0; i < 30; i++) a.store(`before the follow ${i}`)
+    const calls: string[] = []
+    const b = await node(
+      {},
+      {
+        verifySignatures: async (checks) => {
+          calls.push('verify')
+          return checks.map(verifySignature)
+        },
+        prepareVerification: () => calls.push('prepare'),
+      },
+    )
+    await b.mesh.follow(joinOf(a)[0] as string)
+    expect(b.records.highestSeq(a.id)).toBe(30)
+    expect(calls).toEqual(['prepare', 'verify'])
+  })
 
   it('counts what a follow brought in, also when the sweep of the new connection brought it', async () => {
     const a = await node()

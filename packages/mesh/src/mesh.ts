@@ -45,11 +45,11 @@ import type { Logger, MeshRecords, PeerMemory } from './interfaces.js'
 import { providerKey } from './provider-key.js'
 import {
   type FetchedRecords,
-  fetchRecords,
+  fetchPages,
   type PeerAllowance,
   requestHeads,
   SYNC_MAX_HEADS,
-  SYNC_MAX_RECORDS,
+  SYNC_PAGE_RECORDS,
   SYNC_PROTOCOL,
   SyncRefusedError,
   serveSync,
@@ -71,6 +71,11 @@ export interface MeshDeps {
    * thread, which reads the network, parses and stores meanwhile.
    */
   verifySignatures?: VerifySignatures
+  /**
+   * Called as a follow begins: a backfill is likely to follow, so a verifier that runs on threads
+   * can start them while the author is being reached.
+   */
+  prepareVerification?: () => void
 }
 
 export interface ConnectedPeer {
@@ -196,7 +201,7 @@ const MAX_START_DIALS = 16
 const MAX_SYNC_PEERS = 6
 /** Sweeps that pull an open gap from other peers than its author before it is given up. */
 const MAX_GAP_TRIES = 3
-/** One sync round pulls at most this many pages (256 records each) from one peer per author. */
+/** One sync round pulls at most this many pages (of up to 256 records) from one peer per author. */
 const MAX_PAGES_PER_ROUND = 40
 /**
  * After a peer refused a sync as rate-limited, ask it again this much later rather than at the
@@ -452,6 +457,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     const node = this.#running('follow')
     const { author, multiaddrs } = parseFollowTarget(target)
     if (author === this.peerId) throw new TypeError('a node cannot follow itself')
+    this.#deps.prepareVerification?.()
     if (!this.#followed.has(author)) {
       this.#followed.add(author)
       this.#watch(author)
@@ -552,7 +558,9 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       const holderSearch = reachFollowers().catch(logFailure('other holders', signal))
       await Promise.race([reached.promise, Promise.all([authorSearch, holderSearch])])
       search.abort()
-      const peers = await this.#syncPeers([author, ...providers])
+      // Queued with each peer before identify ends, so the backfill goes ahead of the heads
+      // request that identify's sweep would make first.
+      const peers = this.#syncCandidates([author, ...providers])
       await this.#syncAuthorWith(author, peers)
       const result: FollowResult = {
         author,
@@ -581,7 +589,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   async syncOwnHead(): Promise<OwnHeadResult> {
     this.#running('syncOwnHead')
     await this.#initialDials
-    const peers = await this.#syncPeers([])
+    const peers = this.#syncCandidates([])
     const stored = await this.#syncAuthorWith(this.peerId, peers)
     return { highestSeq: this.#deps.records.highestSeq(this.peerId), stored, peersAsked: peers.length }
   }
@@ -755,13 +763,13 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     }
   }
 
-  /** Connected peers that speak the sync protocol, `first` (when connected) at the front. */
-  async #syncPeers(first: string[]): Promise<string[]> {
+  /** Connected peers to sync with, `first` (when connected) at the front. */
+  #syncCandidates(first: string[]): string[] {
     const connected = this.connectedPeers().map((peer) => peer.peerId)
-    const ordered = [...new Set([...first.filter((id) => connected.includes(id)), ...connected])]
-    // A fresh connection may not be identified yet: wait for that briefly, for all at once.
-    const checks = await Promise.all(ordered.map((id) => this.#speaksSync(id)))
-    return ordered.filter((_, i) => checks[i]).slice(0, MAX_SYNC_PEERS)
+    return [...new Set([...first.filter((id) => connected.includes(id)), ...connected])].slice(
+      0,
+      MAX_SYNC_PEERS,
+    )
   }
 
   /** Whether a connected peer speaks the sync protocol, waiting up to 5 s for identify. */
@@ -792,9 +800,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   #tick(): void {
     const node = this.#node
     if (node === undefined) return
-    void this.#syncPeers([]).then((peers) => {
-      for (const peerId of peers) void this.#sweep(peerId)
-    })
+    for (const peerId of this.#syncCandidates([])) void this.#sweep(peerId)
     if (this.connectedPeers().length < MIN_CONNECTIONS) {
       const connected = new Set(this.connectedPeers().map((peer) => peer.peerId))
       let known: { peerId: string; multiaddrs: string[] }[] = []
@@ -885,6 +891,14 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     )
   }
 
+  /**
+   * Runs a sync exchange in the peer's queue if the peer speaks the protocol (a fresh connection
+   * may wait briefly for identify); else answers `otherwise`.
+   */
+  #withSyncPeer<T>(peerId: string, work: () => Promise<T>, otherwise: T): Promise<T> {
+    return this.#withPeer(peerId, async () => ((await this.#speaksSync(peerId)) ? work() : otherwise))
+  }
+
   /** Runs sync exchanges with one peer one at a time, so a peer never has many of ours open. */
   #withPeer<T>(peerId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.#peerQueues.get(peerId) ?? Promise.resolve()
@@ -905,27 +919,31 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
 
   /** Asks a peer for the heads of us and everyone we follow, then pulls what is newer. */
   #sweep(peerId: string): Promise<void> {
-    return this.#withPeer(peerId, async () => {
-      const authors = [this.peerId, ...this.#followed]
-      for (let i = 0; i < authors.length; i += SYNC_MAX_HEADS) {
-        const chunk = authors.slice(i, i + SYNC_MAX_HEADS)
-        let heads: number[]
-        try {
-          heads = await requestHeads(await this.#openSync(peerId), chunk)
-        } catch (error) {
-          this.#syncFailed(peerId, 'heads', error)
-          return
+    return this.#withSyncPeer(
+      peerId,
+      async () => {
+        const authors = [this.peerId, ...this.#followed]
+        for (let i = 0; i < authors.length; i += SYNC_MAX_HEADS) {
+          const chunk = authors.slice(i, i + SYNC_MAX_HEADS)
+          let heads: number[]
+          try {
+            heads = await requestHeads(await this.#openSync(peerId), chunk)
+          } catch (error) {
+            this.#syncFailed(peerId, 'heads', error)
+            return
+          }
+          for (const [j, author] of chunk.entries()) {
+            const head = heads[j] ?? 0
+            const gap = this.#openGaps.get(author)
+            if (gap !== undefined && head > gap.from) {
+              await this.#pull(peerId, author, gap.from, gap.to)
+              this.#settleGap(author, peerId)
+            } else if (head > this.#deps.records.highestSeq(author)) await this.#pull(peerId, author)
+          }
         }
-        for (const [j, author] of chunk.entries()) {
-          const head = heads[j] ?? 0
-          const gap = this.#openGaps.get(author)
-          if (gap !== undefined && head > gap.from) {
-            await this.#pull(peerId, author, gap.from, gap.to)
-            this.#settleGap(author, peerId)
-          } else if (head > this.#deps.records.highestSeq(author)) await this.#pull(peerId, author)
-        }
-      }
-    }).catch(() => undefined)
+      },
+      undefined,
+    ).catch(() => undefined)
   }
 
   /** Notes that `author`'s seqs above `from` and below `to` are missing, merged with a gap open. */
@@ -974,59 +992,63 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   }
 
   /**
-   * Pulls `author`'s records above `from` (default: our highest) from one peer, page by page, up
-   * to the page that reaches `until` (default: all).
-   * The next page is asked for while the signatures of the last one are checked and it is stored.
-   * Returns how many were newly stored.
+   * Pulls `author`'s records above `from` (default: our highest) from one peer, up to the page
+   * that reaches `until` (default: all), at most MAX_PAGES_PER_ROUND pages. One request brings many
+   * pages; a page's signatures are checked and it is stored while the next arrives. An answer that
+   * ends with more to come (the peer's allowance ran out, or it answers one page a request) is
+   * followed by another request. Returns how many records were newly stored.
    */
   async #pull(peerId: string, author: string, from?: number, until?: number): Promise<number> {
     let stored = 0
     let after = from ?? this.#deps.records.highestSeq(author)
     let remoteHighest = 0
     let storing: Promise<boolean> = Promise.resolve(true)
-    let more = false
-    for (let page = 0; page < MAX_PAGES_PER_ROUND; page++) {
+    let pages = 0
+    let more = true
+    let failed = false
+    while (more && !failed && pages < MAX_PAGES_PER_ROUND) {
       more = false
-      let fetched: FetchedRecords
+      const wanted = (MAX_PAGES_PER_ROUND - pages) * SYNC_PAGE_RECORDS
+      const limit = until === undefined ? wanted : Math.max(1, Math.min(wanted, until - after))
       try {
-        fetched = await fetchRecords(await this.#openSync(peerId), {
-          author,
-          after,
-          limit: SYNC_MAX_RECORDS,
-        })
+        for await (const fetched of fetchPages(await this.#openSync(peerId), { author, after, limit })) {
+          pages++
+          if (!(await storing)) {
+            failed = true
+            break
+          }
+          // A peer other than the author that skips seqs is missing them (or they were deleted):
+          // heads will not show that again, so the gap is remembered and asked for elsewhere.
+          if (peerId !== author) {
+            let previous = after
+            for (const { claimed } of fetched.records) {
+              if (claimed.seq > previous + 1) this.#openGap(author, previous, claimed.seq)
+              previous = Math.max(previous, claimed.seq)
+            }
+          }
+          remoteHighest = fetched.highest
+          storing = this.#verifyAndStore(fetched, peerId).then((result) => {
+            stored += result.stored
+            return result.complete
+          })
+          failed = fetched.fault !== undefined
+          const last = fetched.records.at(-1)?.claimed.seq
+          more = last !== undefined && last < fetched.highest && (until === undefined || last < until)
+          // The next page starts at the last seq again: a cut page may have left out its
+          // collision partner (duplicates are skipped by ingest).
+          if (last !== undefined) after = last - 1 > after ? last - 1 : last
+        }
       } catch (error) {
         this.#syncFailed(peerId, 'records', error)
         break
       }
-      if (!(await storing)) break
-      // A peer other than the author that skips seqs is missing them (or they were deleted):
-      // heads will not show that again, so the gap is remembered and asked for elsewhere.
-      if (peerId !== author) {
-        let previous = after
-        for (const { claimed } of fetched.records) {
-          if (claimed.seq > previous + 1) this.#openGap(author, previous, claimed.seq)
-          previous = Math.max(previous, claimed.seq)
-        }
-      }
-      remoteHighest = fetched.highest
-      storing = this.#verifyAndStore(fetched, peerId).then((result) => {
-        stored += result.stored
-        return result.complete
-      })
-      if (fetched.fault !== undefined) break
-      const last = fetched.records.at(-1)?.claimed.seq
-      if (last === undefined || last >= fetched.highest || (until !== undefined && last >= until)) break
-      more = true
-      // The page was cut (count or bytes); its last sequence number may have had a collision
-      // partner left out, so ask again from that number (duplicates are skipped by ingest).
-      after = last - 1 > after ? last - 1 : last
     }
     const complete = await storing
     this.safeDispatchEvent('sync:done', { detail: { peerId, author, stored, remoteHighest } })
     // The round hit its page cap with more to come: queue the next round behind whatever else
     // waits for this peer, rather than leaving the rest to the next timer tick. Only after
     // progress, so a peer cannot keep us asking.
-    if (more && complete && stored > 0 && this.#node !== undefined)
+    if (more && !failed && complete && stored > 0 && this.#node !== undefined)
       void this.#withPeer(peerId, () => this.#pull(peerId, author)).catch(() => undefined)
     return stored
   }
@@ -1054,7 +1076,8 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   /** Pulls an author's records (above `from`, default our highest) from the given peers in order. */
   async #syncAuthorWith(author: string, peers: string[], from?: number): Promise<number> {
     let stored = 0
-    for (const peerId of peers) stored += await this.#withPeer(peerId, () => this.#pull(peerId, author, from))
+    for (const peerId of peers)
+      stored += await this.#withSyncPeer(peerId, () => this.#pull(peerId, author, from), 0)
     return stored
   }
 
@@ -1081,7 +1104,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
         state.again = false
         const start = state.from
         state.from = undefined
-        stored += await this.#syncAuthorWith(author, await this.#syncPeers([...preferred, author]), start)
+        stored += await this.#syncAuthorWith(author, this.#syncCandidates([...preferred, author]), start)
       } while (state.again && this.#node !== undefined)
       return stored
     })().finally(() => this.#authorSyncs.delete(author))

@@ -13,8 +13,9 @@ import {
   encodeRequest,
   type PeerAllowance,
   requestHeads,
-  SYNC_MAX_ANSWER_BYTES,
   SYNC_MAX_RECORDS,
+  SYNC_PAGE_BYTES,
+  SYNC_PAGE_RECORDS,
   SyncRefusedError,
   serveSync,
 } from './sync-protocol.js'
@@ -32,8 +33,8 @@ function post(signer: Signer, seq: number, text = `post ${seq}`): VerifiedRecord
   return signRecord({ kind: 'post', text }, signer, { seq, ts: Date.now() })
 }
 
-function generous(): PeerAllowance {
-  return { requests: new TokenBucket(100, 100), records: new TokenBucket(10_000, 10_000) }
+function generous(records = 10_000): PeerAllowance {
+  return { requests: new TokenBucket(100, 100), records: new TokenBucket(records, records) }
 }
 
 function serveWith(handler: StreamHandler): Promise<void> {
@@ -54,13 +55,18 @@ function send(stream: Stream, ...frames: Uint8Array[]): void {
   for (const frame of frames) stream.send(lp.encode.single(frame))
 }
 
-/** Sends raw request bytes and returns the decoded answer header. */
+/** Sends raw request bytes and returns the decoded answer header; the rest is not read. */
 async function rawRequest(bytes: Uint8Array) {
   const stream = await open()
   send(stream, bytes)
   await stream.close()
-  for await (const frame of lp.decode(stream)) return decodeHeader(frame.subarray())
-  throw new Error('no answer')
+  try {
+    for await (const frame of lp.decode(stream)) return decodeHeader(frame.subarray())
+    throw new Error('no answer')
+  } finally {
+    // Else a server with more pages to send would wait for this reader until its deadline.
+    stream.abort(new Error('read the header only'))
+  }
 }
 
 beforeAll(async () => {
@@ -104,6 +110,9 @@ describe('sync test vectors (docs/PROTOCOL.md)', () => {
     expect(hex(encodeHeader({ ok: true, highest: 3, count: 2 }))).toBe(
       'a3626f6bf565636f756e7402676869676865737403',
     )
+    expect(hex(encodeHeader({ ok: true, highest: 3, count: 0 }))).toBe(
+      'a3626f6bf565636f756e7400676869676865737403',
+    )
     expect(hex(encodeHeader({ ok: true, heads: [3] }))).toBe('a2626f6bf56568656164738103')
     expect(hex(encodeHeader({ ok: false, error: 'rate-limited', message: 'too many sync requests' }))).toBe(
       'a3626f6bf4656572726f726c726174652d6c696d69746564676d65737361676576746f6f206d616e792073796e63207265717565737473',
@@ -112,32 +121,60 @@ describe('sync test vectors (docs/PROTOCOL.md)', () => {
 })
 
 describe('sync exchange', () => {
-  it('serves records in order and caps a huge limit', async () => {
+  it('serves records in order, in pages, and caps a huge limit', async () => {
     await serveReal()
     const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 1e12 })
     expect(answer.fault).toBeUndefined()
     expect(answer.highest).toBe(300)
-    expect(answer.records).toHaveLength(SYNC_MAX_RECORDS)
-    expect(answer.records.map((r) => r.body.seq)).toEqual(
-      Array.from({ length: SYNC_MAX_RECORDS }, (_, i) => i + 1),
-    )
+    // The second page starts at the first one's last seq again (see the collision test below).
+    expect(answer.pages).toEqual([SYNC_PAGE_RECORDS, 300 - SYNC_PAGE_RECORDS + 1])
+    expect(answer.records.map((r) => r.body.seq)).toEqual([
+      ...Array.from({ length: SYNC_PAGE_RECORDS }, (_, i) => i + 1),
+      ...Array.from({ length: 300 - SYNC_PAGE_RECORDS + 1 }, (_, i) => i + SYNC_PAGE_RECORDS),
+    ])
     // The server caps too, whatever limit a client writes on the wire.
+    const many = new MemoryRecords()
+    many.ingest(Array.from({ length: SYNC_MAX_RECORDS + 300 }, (_, i) => post(other, i + 1)))
+    await serveReal(generous(100_000), many)
+    const capped = await requestRecords(await open(), { author: other.author, after: 0, limit: 1e12 })
+    expect(capped.records).toHaveLength(SYNC_MAX_RECORDS)
     const header = await rawRequest(
-      encodeRequest({ op: 'records', author: author.author, after: 0, limit: 2 ** 50 }),
+      encodeRequest({ op: 'records', author: other.author, after: 0, limit: 2 ** 50 }),
     )
-    expect(header).toEqual({ ok: true, highest: 300, count: SYNC_MAX_RECORDS })
+    expect(header).toEqual({ ok: true, highest: SYNC_MAX_RECORDS + 300, count: SYNC_PAGE_RECORDS })
   })
 
-  it('caps an answer in bytes', async () => {
+  it('sends both records of a collision that a page boundary splits', async () => {
+    const forked = new MemoryRecords()
+    const posts = Array.from({ length: 300 }, (_, i) => post(other, i + 1))
+    // A second record at the seq where the first page ends, ordered after its partner.
+    const partners = [post(other, SYNC_PAGE_RECORDS, 'a'), post(other, SYNC_PAGE_RECORDS, 'b')]
+    forked.ingest([...posts.filter((p) => p.body.seq !== SYNC_PAGE_RECORDS), ...partners])
+    await serveReal(generous(), forked)
+    const answer = await requestRecords(await open(), { author: other.author, after: 0, limit: 1000 })
+    const ids = new Set(answer.records.map((r) => r.id))
+    expect(ids.size).toBe(301)
+    for (const partner of partners) expect(ids).toContain(partner.id)
+  })
+
+  it('answers a small limit with one page and stops there', async () => {
+    await serveReal()
+    const answer = await requestRecords(await open(), { author: author.author, after: 290, limit: 5 })
+    expect(answer.pages).toEqual([5])
+    expect(answer.records.map((r) => r.body.seq)).toEqual([291, 292, 293, 294, 295])
+  })
+
+  it('caps each page in bytes and goes on with the next', async () => {
     const big = new MemoryRecords()
     const text = '🦊'.repeat(1000) // 4000 bytes of text, the most a post may hold
     big.ingest(Array.from({ length: 300 }, (_, i) => post(other, i + 1, text)))
     await serveReal(generous(), big)
-    const answer = await requestRecords(await open(), { author: other.author, after: 0, limit: 300 })
-    const bytes = answer.records.reduce((sum, r) => sum + r.bytes.byteLength, 0)
-    expect(bytes).toBeLessThanOrEqual(SYNC_MAX_ANSWER_BYTES)
-    expect(answer.records.length).toBeGreaterThan(200)
-    expect(answer.records.length).toBeLessThan(SYNC_MAX_RECORDS)
+    const answer = await requestRecords(await open(), { author: other.author, after: 0, limit: 1000 })
+    const first = answer.records.slice(0, answer.pages[0])
+    expect(first.reduce((sum, r) => sum + r.bytes.byteLength, 0)).toBeLessThanOrEqual(SYNC_PAGE_BYTES)
+    expect(answer.pages[0]).toBeGreaterThan(200)
+    expect(answer.pages[0]).toBeLessThan(SYNC_PAGE_RECORDS)
+    expect(new Set(answer.records.map((r) => r.body.seq)).size).toBe(300)
     expect(answer.fault).toBeUndefined()
   })
 
@@ -210,6 +247,41 @@ describe('sync exchange', () => {
     ).rejects.toMatchObject({
       code: 'too-many',
     })
+  })
+
+  it('holds later pages to what is left of the limit, and ends the answer at an empty page', async () => {
+    const page = (seq: number, count: number) => [
+      encodeHeader({ ok: true, highest: 9, count }),
+      ...Array.from({ length: count }, (_, i) => post(author, seq + i).bytes),
+    ]
+    const answerWith = async (...frames: Uint8Array[]) => {
+      await serveWith((stream) => {
+        send(stream, ...frames)
+        void stream.close()
+      })
+      return requestRecords(await open(), { author: author.author, after: 0, limit: 5 })
+    }
+    await expect(answerWith(...page(1, 3), ...page(4, 3))).rejects.toMatchObject({ code: 'too-many' })
+    const refusal = encodeHeader({ ok: false, error: 'rate-limited' })
+    await expect(answerWith(...page(1, 3), refusal)).rejects.toMatchObject({ code: 'bad-frame' })
+    // The empty page ends the answer: what follows it is not read.
+    expect((await answerWith(...page(1, 3), ...page(4, 0), ...page(4, 2))).pages).toEqual([3])
+    expect((await answerWith(...page(1, 3), ...page(4, 2), ...page(6, 0))).pages).toEqual([3, 2])
+  })
+
+  it('gives each page the whole deadline, and cuts off a page that stalls', async () => {
+    const gap = () => new Promise((resolve) => setTimeout(resolve, 200))
+    await serveWith(async (stream) => {
+      for (let seq = 1; seq <= 3; seq++) {
+        send(stream, encodeHeader({ ok: true, highest: 9, count: 1 }), post(author, seq).bytes)
+        await gap()
+      }
+      // Announces a fourth page, then never sends it nor closes.
+      send(stream, encodeHeader({ ok: true, highest: 9, count: 1 }))
+    })
+    const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 }, 300)
+    expect(answer.records.map((r) => r.body.seq)).toEqual([1, 2, 3])
+    expect(answer.fault?.code).toBe('timeout')
   })
 
   it('cuts off an oversized frame', async () => {

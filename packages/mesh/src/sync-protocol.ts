@@ -20,18 +20,22 @@ import type { TokenBucket } from './token-bucket.js'
 /**
  * The sync protocol: "the records of author X after sequence N", answered by any node that holds
  * them. One request per stream; every frame is an unsigned-varint length prefix followed by that
- * many bytes. The exact messages are specified in docs/PROTOCOL.md (docs/parts/mesh.md).
+ * many bytes. A records answer comes in pages, each a header and its records, so a requester
+ * checks and stores one page while the next is on its way, without a new stream per page. The
+ * exact messages are specified in docs/PROTOCOL.md.
  */
 export const SYNC_PROTOCOL = '/capsule/sync/1.0.0'
-/** Most records in one answer; a larger `limit` is capped to it, not refused. */
-export const SYNC_MAX_RECORDS = 256
-/** Most record bytes in one answer (the sum of the record frames, prefixes excluded). */
-export const SYNC_MAX_ANSWER_BYTES = 1024 * 1024
+/** Most records in one answer (all its pages); a larger `limit` is capped to it, not refused. */
+export const SYNC_MAX_RECORDS = 10_240
+/** Most records in one page of an answer. */
+export const SYNC_PAGE_RECORDS = 256
+/** Most record bytes in one page (the sum of its record frames, prefixes excluded). */
+export const SYNC_PAGE_BYTES = 1024 * 1024
 /** Most authors in one `heads` request. */
 export const SYNC_MAX_HEADS = 128
 /** Largest frame of any kind: a request, a header, or one signed record. */
 export const SYNC_MAX_FRAME_BYTES = MAX_RECORD_BYTES
-/** A whole exchange (request, header, records) must finish within this, on either side. */
+/** An exchange (request and answer, or each page of a records answer) must finish within this. */
 export const SYNC_TIMEOUT_MS = 10_000
 
 export type SyncRequest =
@@ -194,15 +198,30 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
   })
 }
 
+interface Deadline {
+  signal: AbortSignal
+  /** Gives the next part of the exchange (a page) the whole time again. */
+  restart(): void
+  clear(): void
+}
+
 /** Aborts the stream when the deadline passes, so a stalled or endless peer cannot hold it. */
-function deadline(stream: Stream, ms: number): { signal: AbortSignal; clear(): void } {
+function deadline(stream: Stream, ms: number): Deadline {
   const controller = new AbortController()
-  const timer = setTimeout(() => {
+  const expire = () => {
     const error = new SyncProtocolError('timeout', `sync exchange took longer than ${ms} ms`)
     controller.abort(error)
     stream.abort(error)
-  }, ms)
-  return { signal: controller.signal, clear: () => clearTimeout(timer) }
+  }
+  let timer = setTimeout(expire, ms)
+  return {
+    signal: controller.signal,
+    restart() {
+      clearTimeout(timer)
+      timer = setTimeout(expire, ms)
+    },
+    clear: () => clearTimeout(timer),
+  }
 }
 
 /**
@@ -284,25 +303,10 @@ export async function serveSync(stream: Stream, options: ServeSyncOptions): Prom
       await stream.close({ signal: timer.signal })
       return { op: 'heads', authors: heads.length }
     }
-    const wanted = Math.min(request.limit, SYNC_MAX_RECORDS)
-    const granted = options.allowance.records.takeUpTo(wanted)
-    if (granted === 0) return await refuse('rate-limited', 'too many records requested; try again later')
-    const rows = options.records.recordsAfter(request.author, request.after, granted)
-    const answer: Uint8Array[] = []
-    let bytes = 0
-    for (const row of rows.slice(0, granted)) {
-      if (bytes + row.byteLength > SYNC_MAX_ANSWER_BYTES) break
-      bytes += row.byteLength
-      answer.push(row)
-    }
-    const highest = options.records.highestSeq(request.author)
-    await sendFrames(
-      stream,
-      [encodeHeader({ ok: true, highest, count: answer.length }), ...answer],
-      timer.signal,
-    )
+    const sent = await servePages(stream, request, options, timer)
+    if (sent === undefined) return await refuse('rate-limited', 'too many records requested; try again later')
     await stream.close({ signal: timer.signal })
-    return { op: 'records', author: request.author, sent: answer.length }
+    return { op: 'records', author: request.author, sent }
   } catch (error) {
     stream.abort(error as Error)
     return rethrowTimeout(error, timer.signal)
@@ -311,20 +315,78 @@ export async function serveSync(stream: Stream, options: ServeSyncOptions): Prom
   }
 }
 
+/**
+ * Sends the pages of a records answer, each under its own deadline, then the empty page that ends
+ * it; returns how many records went out, or undefined if the record allowance had none for the
+ * first page. Pages go on while they come full, up to the request's limit; each next page starts
+ * at the last seq of the one before, so a collision partner a cut page left out is sent too (and
+ * that seq's other record again).
+ */
+async function servePages(
+  stream: Stream,
+  request: Extract<SyncRequest, { op: 'records' }>,
+  options: ServeSyncOptions,
+  timer: Deadline,
+): Promise<number | undefined> {
+  const limit = Math.min(request.limit, SYNC_MAX_RECORDS)
+  const sendPage = (page: Uint8Array[]) => {
+    timer.restart()
+    const highest = options.records.highestSeq(request.author)
+    return sendFrames(
+      stream,
+      [encodeHeader({ ok: true, highest, count: page.length }), ...page],
+      timer.signal,
+    )
+  }
+  let after = request.after
+  let sent = 0
+  for (let more = true; more; ) {
+    const wanted = Math.min(limit - sent, SYNC_PAGE_RECORDS)
+    const granted = options.allowance.records.takeUpTo(wanted)
+    if (granted === 0 && sent === 0) return undefined
+    const rows = options.records.recordsAfter(request.author, after, granted)
+    const page: Uint8Array[] = []
+    let bytes = 0
+    for (const row of rows.slice(0, granted)) {
+      if (bytes + row.byteLength > SYNC_PAGE_BYTES) break
+      bytes += row.byteLength
+      page.push(row)
+    }
+    const last = page.at(-1)
+    if (last === undefined) break
+    await sendPage(page)
+    sent += page.length
+    more = (rows.length === granted || page.length < rows.length) && granted === wanted && sent < limit
+    const lastSeq = more ? storedSeq(last) : after
+    after = lastSeq - 1 > after ? lastSeq - 1 : lastSeq
+  }
+  await sendPage([])
+  return sent
+}
+
+/** The seq of a record from the store (it was verified when stored). */
+function storedSeq(bytes: Uint8Array): number {
+  return parseRecord(bytes, { now: Number.POSITIVE_INFINITY }).claimed.seq
+}
+
 async function sendRequest(stream: Stream, request: SyncRequest, signal: AbortSignal): Promise<void> {
   await sendFrames(stream, [encodeRequest(request)], signal)
   // Half-close: the request is complete, the answer still flows back.
   await stream.close({ signal })
 }
 
+/** The header, unless it is a refusal: that is thrown as a SyncRefusedError. */
+function accepted(header: SyncHeader): Exclude<SyncHeader, { ok: false }> {
+  if (!header.ok)
+    throw new SyncRefusedError(header.error, `the peer refused: ${header.error} ${header.message ?? ''}`)
+  return header
+}
+
 async function readHeader(reader: FrameReader): Promise<SyncHeader> {
   const frame = await reader.next()
   if (frame === undefined)
     throw new SyncProtocolError('bad-frame', 'the peer closed the stream without answering')
-  const header = decodeHeader(frame)
-  if (!header.ok)
-    throw new SyncRefusedError(header.error, `the peer refused: ${header.error} ${header.message ?? ''}`)
-  return header
+  return accepted(decodeHeader(frame))
 }
 
 /**
@@ -382,54 +444,111 @@ interface Answer<R> {
   fault?: SyncProtocolError
 }
 
-/** A records answer as read: every record parsed, by the author and above `after`, signatures unchecked. */
+/** A page of a records answer as read: every record parsed, by the author and above `after`, signatures unchecked. */
 export type FetchedRecords = Answer<ParsedRecord>
 /** A records answer whose records all verified. */
 export type RecordsAnswer = Answer<VerifiedRecord>
 
 /**
- * Asks for records of `author` with a sequence number above `after` and reads the answer. Every
- * record is parsed with `parseRecord` and must be by `author` and above `after`; the answer is
- * capped in count (`limit`, at most {@link SYNC_MAX_RECORDS}), in bytes and in time. The
- * signatures are left to {@link verifyFetched}, so a caller can ask for the next page meanwhile.
+ * Asks for records of `author` with a sequence number above `after` and yields the answer page by
+ * page as it arrives, up to the empty page that ends it. Every record is parsed with `parseRecord` and must be by `author` and above
+ * `after`; the answer is capped in count (`limit`, at most {@link SYNC_MAX_RECORDS}, and
+ * {@link SYNC_PAGE_RECORDS} a page), in bytes a page, and in time a page. The signatures are left
+ * to {@link verifyFetched}, so a caller checks and stores a page while the next one arrives. A page
+ * that went wrong part way carries a `fault` and is the last. Leaving the loop early resets the
+ * stream.
  */
-export function fetchRecords(
+export async function* fetchPages(
   stream: Stream,
   request: { author: string; after: number; limit: number },
   timeoutMs = SYNC_TIMEOUT_MS,
-): Promise<FetchedRecords> {
+): AsyncGenerator<FetchedRecords, void, undefined> {
   const limit = Math.max(1, Math.min(request.limit, SYNC_MAX_RECORDS))
-  return exchange(stream, timeoutMs, async (reader, signal) => {
-    await sendRequest(stream, { op: 'records', author: request.author, after: request.after, limit }, signal)
-    const header = await readHeader(reader)
-    if (!('count' in header)) throw new SyncProtocolError('bad-frame', 'a records answer needs a count')
-    if (header.count > limit)
-      throw new SyncProtocolError(
-        'too-many',
-        `the peer announced ${header.count} records; ${limit} were asked`,
-      )
-    const answer: FetchedRecords = { highest: header.highest, records: [] }
-    const headerBytes = reader.bytes
-    try {
-      for (let i = 0; i < header.count; i++) {
-        const frame = await reader.next()
-        if (frame === undefined) break // a short answer is allowed; the next round asks again
-        if (reader.bytes - headerBytes > SYNC_MAX_ANSWER_BYTES)
-          throw new SyncProtocolError('too-large', 'the answer is larger than the protocol allows')
-        answer.records.push(checkRecord(frame, request))
+  const timer = deadline(stream, timeoutMs)
+  const reader = new FrameReader(stream, SYNC_MAX_FRAME_BYTES, timer.signal)
+  let settled = false
+  try {
+    await sendRequest(
+      stream,
+      { op: 'records', author: request.author, after: request.after, limit },
+      timer.signal,
+    )
+    let received = 0
+    for (let first = true; ; first = false) {
+      const frame = await reader.next()
+      if (frame === undefined) {
+        if (first) throw new SyncProtocolError('bad-frame', 'the peer closed the stream without answering')
+        break // closed without the empty page: a short answer
       }
-    } catch (error) {
-      // Records before the fault stand on their own: keep them, report the fault.
-      if (signal.aborted && signal.reason instanceof SyncProtocolError)
-        return { ...answer, fault: signal.reason }
-      if (!(error instanceof SyncProtocolError)) throw error
-      stream.abort(error)
-      return { ...answer, fault: error }
+      const header = pageHeader(frame, first)
+      if (header.count === 0) {
+        // The empty page ends the answer; as the first, it says what the peer holds.
+        if (first) yield { highest: header.highest, records: [] }
+        break
+      }
+      const room = Math.min(SYNC_PAGE_RECORDS, limit - received)
+      if (header.count > room)
+        throw new SyncProtocolError(
+          'too-many',
+          `the peer announced ${header.count} records; ${room} more were asked`,
+        )
+      const page = await readPage(reader, header, request, timer.signal, stream)
+      received += page.records.length
+      // A fault, or a clean close before the page was complete: nothing more can come.
+      settled = page.fault !== undefined || page.records.length < header.count
+      yield page
+      if (settled) return
+      timer.restart()
     }
+    settled = true
     // Done reading: whatever else the peer sends is not read.
     await stream.closeRead().catch(() => undefined)
-    return answer
-  })
+  } catch (error) {
+    settled = true
+    stream.abort(error as Error)
+    rethrowTimeout(error, timer.signal)
+  } finally {
+    timer.clear()
+    reader.release()
+    if (!settled) stream.abort(new Error('the requester stopped reading the answer'))
+  }
+}
+
+/** A page's header: records, or (as the first page only) a refusal. */
+function pageHeader(frame: Uint8Array, first: boolean): { highest: number; count: number } {
+  const decoded = decodeHeader(frame)
+  if (!decoded.ok && !first) throw new SyncProtocolError('bad-frame', 'a refusal can only open an answer')
+  const header = accepted(decoded)
+  if (!('count' in header)) throw new SyncProtocolError('bad-frame', 'a records answer needs a count')
+  return header
+}
+
+/** Reads the records a page's header announced; a fault keeps the records before it. */
+async function readPage(
+  reader: FrameReader,
+  header: { highest: number; count: number },
+  request: { author: string; after: number },
+  signal: AbortSignal,
+  stream: Stream,
+): Promise<FetchedRecords> {
+  const page: FetchedRecords = { highest: header.highest, records: [] }
+  const start = reader.bytes
+  try {
+    for (let i = 0; i < header.count; i++) {
+      const frame = await reader.next()
+      if (frame === undefined) break // a short answer is allowed; the next round asks again
+      if (reader.bytes - start > SYNC_PAGE_BYTES)
+        throw new SyncProtocolError('too-large', 'a page is larger than the protocol allows')
+      page.records.push(checkRecord(frame, request))
+    }
+  } catch (error) {
+    // Records before the fault stand on their own: keep them, report the fault.
+    if (signal.aborted && signal.reason instanceof SyncProtocolError) return { ...page, fault: signal.reason }
+    if (!(error instanceof SyncProtocolError)) throw error
+    stream.abort(error)
+    return { ...page, fault: error }
+  }
+  return page
 }
 
 /**

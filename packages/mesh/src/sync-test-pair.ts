@@ -3,7 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, Stream, StreamHandler } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { fetchRecords, type RecordsAnswer, SYNC_PROTOCOL, verifyFetched } from './sync-protocol.js'
+import { fetchPages, type RecordsAnswer, SYNC_PROTOCOL, verifyFetched } from './sync-protocol.js'
 
 /**
  * Two bare libp2p nodes over loopback for the sync protocol's tests: the server side answers with
@@ -44,11 +44,26 @@ export async function startSyncTestPair(): Promise<SyncTestPair> {
   }
 }
 
-/** A records exchange as the mesh runs it: {@link fetchRecords}, then {@link verifyFetched}. */
+/**
+ * A records exchange as the mesh runs it, {@link fetchPages} then {@link verifyFetched} for each
+ * page, gathered into one answer: every page's records, the last page's `highest`, and the fault
+ * that ended it (if any); `pages` holds each page's size.
+ */
 export async function requestRecords(
   stream: Stream,
   request: { author: string; after: number; limit: number },
   timeoutMs?: number,
-): Promise<RecordsAnswer> {
-  return verifyFetched(await fetchRecords(stream, request, timeoutMs))
+): Promise<RecordsAnswer & { pages: number[] }> {
+  const answer: RecordsAnswer & { pages: number[] } = { highest: 0, records: [], pages: [] }
+  for await (const fetched of fetchPages(stream, request, timeoutMs)) {
+    const page = await verifyFetched(fetched)
+    answer.highest = page.highest
+    answer.records.push(...page.records)
+    answer.pages.push(fetched.records.length)
+    if (page.fault !== undefined) {
+      answer.fault = page.fault
+      break
+    }
+  }
+  return answer
 }

@@ -46,6 +46,7 @@ export async function startTestNode(
     peers?: MemoryPeers
     logger?: Logger
     verifySignatures?: VerifySignatures
+    prepareVerification?: () => void
   } = {},
 ): Promise<TestNode> {
   const key = state.key ?? (await generateKeyPair('Ed25519'))
@@ -60,6 +61,7 @@ export async function startTestNode(
         peers,
         logger: state.logger ?? quietLogger,
         ...(state.verifySignatures ? { verifySignatures: state.verifySignatures } : {}),
+        ...(state.prepareVerification ? { prepareVerification: state.prepareVerification } : {}),
       },
     )
   const node: TestNode = {

@@ -80,6 +80,7 @@ export class Daemon {
         },
         logger: logger.child('mesh'),
         verifySignatures: (checks) => signatures.verify(checks),
+        prepareVerification: () => void signatures.start(),
       },
     )
     const node = new CapsuleNode(store, identity, mesh, logger.child('node'), config.resolve)

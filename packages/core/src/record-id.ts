@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
-import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { InvalidRecordError } from './errors.js'
 
@@ -14,8 +13,34 @@ const CID_PREFIX = Uint8Array.of(0x01, dagCbor.code, SHA2_256, 32)
 function cidBytes(bytes: Uint8Array): Uint8Array {
   const cid = new Uint8Array(CID_PREFIX.length + 32)
   cid.set(CID_PREFIX)
-  createHash('sha256').update(bytes).digest().copy(cid, CID_PREFIX.length)
+  cid.set(hash('sha256', bytes, 'buffer'), CID_PREFIX.length)
   return cid
+}
+
+const BASE32_ALPHABET = Buffer.from('abcdefghijklmnopqrstuvwxyz234567', 'latin1')
+/** Room for a record id: the multibase prefix and 36 bytes in base32 (58 characters). */
+const idChars = Buffer.alloc(1 + 58)
+
+/**
+ * Multibase base32 (RFC 4648, lowercase, no padding) of a binary CID, written into one buffer and
+ * read as one string: multiformats' encoder builds the text a character at a time, and every
+ * record received is named this way.
+ */
+function base32Multibase(cid: Uint8Array): string {
+  idChars[0] = 0x62 // 'b'
+  let length = 1
+  let bits = 0
+  let value = 0
+  for (const byte of cid) {
+    value = ((value << 8) | byte) & 0xffff
+    bits += 8
+    while (bits >= 5) {
+      bits -= 5
+      idChars[length++] = BASE32_ALPHABET[(value >>> bits) & 31] as number
+    }
+  }
+  if (bits > 0) idChars[length++] = BASE32_ALPHABET[(value << (5 - bits)) & 31] as number
+  return idChars.toString('latin1', 0, length)
 }
 
 export function recordCid(bytes: Uint8Array): CID {
@@ -27,7 +52,7 @@ export function recordCid(bytes: Uint8Array): CID {
  * named this way, and the CID object and its string cache were a measurable part of that.
  */
 export function recordId(bytes: Uint8Array): string {
-  return base32.encode(cidBytes(bytes))
+  return base32Multibase(cidBytes(bytes))
 }
 
 /** Parses a record id as a person or peer sent it; only ids this protocol produces are accepted. */

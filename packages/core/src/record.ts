@@ -3,6 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { authorPublicKey } from './authors.js'
+import { plainCanonicalMap } from './canonical-payload.js'
 import { ed25519SigningKey, ed25519Verify } from './ed25519.js'
 import { InvalidRecordError } from './errors.js'
 import {
@@ -231,7 +232,7 @@ function parseAt(bytes: Uint8Array, checks: DeferredCheck[], depth: number): Ver
   if (bytes.length > MAX_RECORD_BYTES)
     fail('too-large', `record is ${bytes.length} bytes; the limit is ${MAX_RECORD_BYTES}`)
   const { payload: payloadBytes, sig } = decodeOuter(bytes)
-  const payload = decodeCbor(payloadBytes, 'payload')
+  const payload = plainCanonicalMap(payloadBytes) ?? decodeCbor(payloadBytes, 'payload')
   if (!isPlainObject(payload)) fail('malformed', 'a payload must be a map')
   const body = decodeBody(payload, checks, depth)
   checks.push({

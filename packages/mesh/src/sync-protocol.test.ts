@@ -284,6 +284,25 @@ describe('sync exchange', () => {
     expect(answer.fault?.code).toBe('timeout')
   })
 
+  it('keeps the records before a frame that never ends, and refuses an endless length', async () => {
+    await serveWith((stream) => {
+      send(stream, encodeHeader({ ok: true, highest: 3, count: 2 }), post(author, 1).bytes)
+      // A length prefix of 100 bytes, then three of them.
+      stream.send(Uint8Array.of(100, 1, 2, 3))
+      void stream.close()
+    })
+    const cut = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 }, 300)
+    expect(cut.records.map((r) => r.body.seq)).toEqual([1])
+    expect(cut.fault?.code).toBe('timeout')
+    await serveWith((stream) => {
+      send(stream, encodeHeader({ ok: true, highest: 3, count: 2 }))
+      stream.send(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0x01))
+      void stream.close()
+    })
+    const endless = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 })
+    expect(endless.fault?.code).toBe('too-large')
+  })
+
   it('cuts off an oversized frame', async () => {
     await serveWith((stream) => {
       send(stream, encodeHeader({ ok: true, highest: 2, count: 2 }), new Uint8Array(20_000))

@@ -14,6 +14,7 @@ import type { Stream } from '@libp2p/interface'
 import * as lp from 'it-length-prefixed'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { SyncProtocolError } from './errors.js'
+import { FrameReader } from './frame-reader.js'
 import type { MeshRecords } from './interfaces.js'
 import type { TokenBucket } from './token-bucket.js'
 
@@ -146,56 +147,6 @@ export function decodeHeader(frame: Uint8Array): SyncHeader {
   if (!hasExactly(value, ['ok', 'highest', 'count']) || !isUint(value.highest) || !isUint(value.count))
     return bad('malformed records header')
   return { ok: true, highest: value.highest, count: value.count }
-}
-
-/**
- * Reads length-prefixed frames from a stream, each at most `maxFrameBytes`. A read ends when
- * `signal` aborts even if the stream's iterator does not: a peer that announces records, closes
- * its side and sends nothing more left the iterator pending past the stream's abort.
- */
-class FrameReader {
-  readonly #frames: AsyncIterator<{ subarray(): Uint8Array }>
-  readonly #signal: AbortSignal | undefined
-  bytes = 0
-
-  constructor(stream: Stream, maxFrameBytes: number, signal?: AbortSignal) {
-    this.#frames = lp.decode(stream, { maxDataLength: maxFrameBytes })[Symbol.asyncIterator]()
-    this.#signal = signal
-  }
-
-  /** The next frame, or undefined when the remote closed its side cleanly. */
-  async next(): Promise<Uint8Array | undefined> {
-    let result: IteratorResult<{ subarray(): Uint8Array }>
-    try {
-      result = await untilAborted(this.#frames.next(), this.#signal)
-    } catch (error) {
-      if (error instanceof SyncProtocolError) throw error
-      const name = (error as Error).name
-      if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError')
-        throw new SyncProtocolError('too-large', 'a sync frame is larger than the protocol allows')
-      throw error
-    }
-    if (result.done) return undefined
-    const frame = result.value.subarray()
-    this.bytes += frame.byteLength
-    return frame
-  }
-
-  /** Ends the iterator; not awaited, since it queues behind a read that may never finish. */
-  release(): void {
-    void this.#frames.return?.().catch(() => undefined)
-  }
-}
-
-/** Settles like `work`, or rejects with the signal's reason once it aborts. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return work
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
 
 interface Deadline {

@@ -133,11 +133,13 @@ class VerifierThread {
 /**
  * A pool of worker threads that verify signatures, so a node catching up checks records on other
  * cores while its main thread reads the network and writes the store. By default one thread fewer
- * than the cores (at least one): with libsodium one thread keeps up with the main thread, and a
- * thread more only competes with it and costs a V8 heap. A batch is split evenly across the ready
- * threads. The threads start with the first large batch, which is checked on the calling thread
- * meanwhile (a start takes tens of milliseconds, a batch of 256 about ten), and stop after
- * `idleMs` without a batch, since each holds a V8 heap of its own; a thread that dies is replaced.
+ * than the cores (at least one). A batch is split evenly across the ready threads and the calling
+ * thread, which checks its share while they check theirs: with libsodium a catch-up's main thread
+ * otherwise sat a third of the time waiting for the one thread (10,000 records: 0.92 s, with the
+ * caller's share 0.79 s). The threads start with the first large batch, which is checked on the
+ * calling thread meanwhile (a start takes tens of milliseconds, a batch of 256 about ten), and
+ * stop after `idleMs` without a batch, since each holds a V8 heap of its own; a thread that dies
+ * is replaced.
  */
 export function createSignaturePool(options: { threads?: number; idleMs?: number } = {}): SignatureVerifier {
   const size = Math.max(1, options.threads ?? availableParallelism() - 1)
@@ -177,15 +179,16 @@ export function createSignaturePool(options: { threads?: number; idleMs?: number
       return checks.map(verifySignature)
     }
     busy += 1
-    const share = Math.ceil(checks.length / ready.length)
+    // The calling thread takes the first share itself while the threads check theirs.
+    const share = Math.ceil(checks.length / (ready.length + 1))
     try {
-      const parts = await Promise.all(
-        ready.map((thread, i) => {
-          const part = checks.slice(i * share, (i + 1) * share)
-          return part.length === 0 ? new Uint8Array() : thread.verify(part)
-        }),
-      )
-      return parts.flatMap((part) => Array.from(part, (valid) => valid === 1))
+      const parts = ready.map((thread, i) => {
+        const part = checks.slice((i + 1) * share, (i + 2) * share)
+        return part.length === 0 ? new Uint8Array() : thread.verify(part)
+      })
+      const own = checks.slice(0, share).map(verifySignature)
+      const theirs = await Promise.all(parts)
+      return [...own, ...theirs.flatMap((part) => Array.from(part, (valid) => valid === 1))]
     } finally {
       busy -= 1
       stopWhenIdle()

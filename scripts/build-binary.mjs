@@ -117,8 +117,8 @@ const seaConfig = {
   useCodeCache: true,
   useSnapshot: false,
   // As bin/capsule.js's shebang: a small young generation, which V8 would grow during a burst of
-  // records and then keep while the node idles, and gc() for the collection after a backfill.
-  execArgv: ['--max-semi-space-size=4', '--expose-gc'],
+  // records and then keep while the node idles.
+  execArgv: ['--max-semi-space-size=4'],
   // NODE_OPTIONS and --node-options are ignored: no one can add --require to the executable.
   execArgvExtension: 'none',
   assets,

@@ -1,9 +1,11 @@
-// compactAfterBackfill on a mesh faked as the events it emits, and a collector that records its
-// calls (the real collector and a real backfill: bench/catchup.mts, and e2e/node.test.ts checks the
-// daemon runs with --expose-gc).
+// compactAfterBackfill on a mesh faked as the events it emits, with a collector that records its
+// calls; and the real collector, which must really collect (a real backfill: bench/catchup.mts).
+
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { getHeapStatistics } from 'node:v8'
 import type { Mesh } from '@capsule/mesh'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type CollectGarbage, compactAfterBackfill } from './compact-after-backfill.js'
+import { type CollectGarbage, collectGarbage, compactAfterBackfill } from './compact-after-backfill.js'
 
 /** A fake mesh watched by compactAfterBackfill; the function returned ends sync rounds on it. */
 function watchedMesh(collect: CollectGarbage | undefined) {
@@ -38,8 +40,21 @@ describe('compactAfterBackfill', () => {
     watchedMesh(collect)(20, 100, 1_000)
     expect(collect).not.toHaveBeenCalled()
   })
+})
 
-  it('does nothing without a collector (a node started without --expose-gc)', () => {
-    expect(() => watchedMesh(undefined)(3, 5_000, 1_000)).not.toThrow()
+describe('collectGarbage', () => {
+  it('collects what nothing holds and hands the pages back, without exposing gc to others', async () => {
+    let garbage: { text: string }[] | undefined = Array.from({ length: 300_000 }, (_, i) => ({
+      text: `record ${i}`,
+    }))
+    const one = new WeakRef(garbage[7] as object)
+    const heapBefore = getHeapStatistics().total_heap_size
+    garbage = undefined
+    // A WeakRef's target is kept until the end of the turn that made it.
+    await nextTurn()
+    collectGarbage({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+    expect(one.deref()).toBeUndefined()
+    expect(getHeapStatistics().total_heap_size).toBeLessThan(heapBefore - 10_000_000)
+    expect((globalThis as { gc?: unknown }).gc).toBeUndefined()
   })
 })

@@ -8,7 +8,7 @@ import type { Identity } from '../identity.js'
 import type { Logger } from '../logger.js'
 import { apiRoutes, mapDomainError } from './api-routes.js'
 import { CapsuleNode } from './capsule-node.js'
-import { type CollectGarbage, compactAfterBackfill } from './compact-after-backfill.js'
+import { compactAfterBackfill } from './compact-after-backfill.js'
 import { siteDataOver } from './site-data.js'
 
 export interface DaemonConfig {
@@ -84,7 +84,7 @@ export class Daemon {
         prepareVerification: () => void signatures.start(),
       },
     )
-    compactAfterBackfill(mesh, (globalThis as { gc?: CollectGarbage }).gc)
+    compactAfterBackfill(mesh)
     const node = new CapsuleNode(store, identity, mesh, logger.child('node'), config.resolve)
     const site = createSite(config.site, {
       data: siteDataOver(store, identity.peerId, () => mesh.multiaddrs()),

@@ -270,17 +270,18 @@ describe('sync exchange', () => {
   })
 
   it('gives each page the whole deadline, and cuts off a page that stalls', async () => {
-    const gap = () => new Promise((resolve) => setTimeout(resolve, 200))
+    // Four pages 150 ms apart: 600 ms in all, each well within the 500 ms deadline.
+    const gap = () => new Promise((resolve) => setTimeout(resolve, 150))
     await serveWith(async (stream) => {
-      for (let seq = 1; seq <= 3; seq++) {
+      for (let seq = 1; seq <= 4; seq++) {
         send(stream, encodeHeader({ ok: true, highest: 9, count: 1 }), post(author, seq).bytes)
         await gap()
       }
-      // Announces a fourth page, then never sends it nor closes.
+      // Announces a fifth page, then never sends it nor closes.
       send(stream, encodeHeader({ ok: true, highest: 9, count: 1 }))
     })
-    const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 }, 300)
-    expect(answer.records.map((r) => r.body.seq)).toEqual([1, 2, 3])
+    const answer = await requestRecords(await open(), { author: author.author, after: 0, limit: 10 }, 500)
+    expect(answer.records.map((r) => r.body.seq)).toEqual([1, 2, 3, 4])
     expect(answer.fault?.code).toBe('timeout')
   })
 

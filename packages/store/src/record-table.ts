@@ -101,11 +101,23 @@ export class RecordTable {
        ORDER BY ts DESC, id DESC LIMIT @limit`,
     )
     this.#latestProfile = db.prepare(LATEST_PROFILE_SQL)
-    this.#count = db.prepare('SELECT count(*) FROM records WHERE bytes IS NOT NULL').pluck()
+    // Kept by triggers since migration 3; a file opened read-only before it ran is counted.
+    const counted =
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'record_counts'").get() !==
+      undefined
+    this.#count = db
+      .prepare(
+        counted ? 'SELECT held FROM record_counts' : 'SELECT count(*) FROM records WHERE bytes IS NOT NULL',
+      )
+      .pluck()
     this.#syncNormal = db.prepare('PRAGMA synchronous = NORMAL')
     this.#syncFull = db.prepare('PRAGMA synchronous = FULL')
     this.#collisions = db
-      .prepare('SELECT count(*) FROM (SELECT 1 FROM records GROUP BY author, seq HAVING count(*) > 1)')
+      .prepare(
+        counted
+          ? 'SELECT collisions FROM record_counts'
+          : 'SELECT count(*) FROM (SELECT 1 FROM records GROUP BY author, seq HAVING count(*) > 1)',
+      )
       .pluck()
   }
 
@@ -255,6 +267,7 @@ export class RecordTable {
     return row && (this.#fromRow(row) as VerifiedRecord<ProfileBody>)
   }
 
+  /** Records whose content is held (deleted ones keep only their tombstone). */
   count(): number {
     return this.#count.get() as number
   }

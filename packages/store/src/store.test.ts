@@ -91,6 +91,54 @@ describe('Store', () => {
     expect(store.records.collisions()).toBe(1)
   })
 
+  it('keeps its counts of records and collisions exact through stores, forks and deletes', () => {
+    const scanned = () => {
+      const db = openDatabase(join(dir, 'capsule.db'), { readonly: true })
+      const held = db.prepare('SELECT count(*) FROM records WHERE bytes IS NOT NULL').pluck().get()
+      const forks = db
+        .prepare('SELECT count(*) FROM (SELECT 1 FROM records GROUP BY author, seq HAVING count(*) > 1)')
+        .pluck()
+        .get()
+      db.close()
+      return { held, forks }
+    }
+    const counted = () => ({ held: store.records.count(), forks: store.records.collisions() })
+    const post = sign(alice, { kind: 'post', text: 'kept, then deleted' }) as VerifiedRecord<PostBody>
+    store.records.put([post, sign(bob, { kind: 'reshare', original: post })])
+    const fork = (text: string, ts: number) => signRecord({ kind: 'post', text }, bob, { seq: 7, ts })
+    store.records.put([fork('one', 1), fork('two', 2), fork('three', 3)])
+    // A delete that arrives before its target: the target is stored as a tombstone only.
+    const early = signRecord({ kind: 'post', text: 'deleted early' }, alice, { seq: 9, ts: 9 })
+    store.records.put([signRecord({ kind: 'delete', target: early.id }, alice, { seq: 10, ts: 10 })])
+    store.records.put([early])
+    expect(counted()).toEqual(scanned())
+    expect(counted()).toEqual({ held: 6, forks: 1 })
+    // Drops the post's content and the reshare's that embeds it.
+    store.records.put([sign(alice, { kind: 'delete', target: post.id })])
+    expect(counted()).toEqual(scanned())
+    expect(counted()).toEqual({ held: 5, forks: 1 })
+  })
+
+  it('counts the records of a file written before the counts were kept', () => {
+    const path = join(dir, 'capsule.db')
+    store.records.put([
+      sign(alice, { kind: 'post', text: 'one' }),
+      sign(alice, { kind: 'post', text: 'two' }),
+    ])
+    store.close()
+    // The file as schema 2 left it: no counts, no triggers.
+    const db = openDatabase(path)
+    db.exec(`DROP TRIGGER record_counts_insert; DROP TRIGGER record_counts_content;
+             DROP TRIGGER record_counts_delete; DROP TABLE record_counts; PRAGMA user_version = 2`)
+    db.close()
+    const readOnly = Store.open(path, { readonly: true })
+    expect(readOnly.records.count()).toBe(2)
+    readOnly.close()
+    store = Store.open(path)
+    store.records.put([sign(alice, { kind: 'post', text: 'three' })])
+    expect(store.records.count()).toBe(3)
+  })
+
   it('serves an author’s records after a sequence number, oldest first, bounded', () => {
     const posts = [1, 2, 3, 4].map((n) => sign(alice, { kind: 'post', text: `post ${n}` }))
     store.records.put(posts)

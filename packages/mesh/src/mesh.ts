@@ -44,6 +44,7 @@ import { MeshNotStartedError } from './errors.js'
 import type { Logger, MeshRecords, PeerMemory } from './interfaces.js'
 import { providerKey } from './provider-key.js'
 import {
+  continueAfter,
   type FetchedRecords,
   fetchPages,
   type PeerAllowance,
@@ -1034,9 +1035,8 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
           failed = fetched.fault !== undefined
           const last = fetched.records.at(-1)?.claimed.seq
           more = last !== undefined && last < fetched.highest && (until === undefined || last < until)
-          // The next page starts at the last seq again: a cut page may have left out its
-          // collision partner (duplicates are skipped by ingest).
-          if (last !== undefined) after = last - 1 > after ? last - 1 : last
+          // As the responder pages (duplicates it sends again are skipped by ingest).
+          if (last !== undefined) after = continueAfter(after, last)
         }
       } catch (error) {
         this.#syncFailed(peerId, 'records', error)

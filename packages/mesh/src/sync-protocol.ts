@@ -269,9 +269,8 @@ export async function serveSync(stream: Stream, options: ServeSyncOptions): Prom
 /**
  * Sends the pages of a records answer, each under its own deadline, then the empty page that ends
  * it; returns how many records went out, or undefined if the record allowance had none for the
- * first page. Pages go on while they come full, up to the request's limit; each next page starts
- * at the last seq of the one before, so a collision partner a cut page left out is sent too (and
- * that seq's other record again).
+ * first page. Pages go on while they come full, up to the request's limit, each starting where
+ * {@link continueAfter} says.
  */
 async function servePages(
   stream: Stream,
@@ -308,11 +307,20 @@ async function servePages(
     await sendPage(page)
     sent += page.length
     more = (rows.length === granted || page.length < rows.length) && granted === wanted && sent < limit
-    const lastSeq = more ? storedSeq(last) : after
-    after = lastSeq - 1 > after ? lastSeq - 1 : lastSeq
+    if (more) after = continueAfter(after, storedSeq(last))
   }
   await sendPage([])
   return sent
+}
+
+/**
+ * Where the next page of an answer, or the next request, starts after a page that began after
+ * `after` and ended at `lastSeq`: at `lastSeq` again (after `lastSeq` − 1), since a cut page may
+ * have left out the other record of a collision at its last seq; or after `lastSeq` when that
+ * would make no progress.
+ */
+export function continueAfter(after: number, lastSeq: number): number {
+  return lastSeq - 1 > after ? lastSeq - 1 : lastSeq
 }
 
 /** The seq of a record from the store (it was verified when stored). */
@@ -402,12 +410,12 @@ export type RecordsAnswer = Answer<VerifiedRecord>
 
 /**
  * Asks for records of `author` with a sequence number above `after` and yields the answer page by
- * page as it arrives, up to the empty page that ends it. Every record is parsed with `parseRecord` and must be by `author` and above
- * `after`; the answer is capped in count (`limit`, at most {@link SYNC_MAX_RECORDS}, and
- * {@link SYNC_PAGE_RECORDS} a page), in bytes a page, and in time a page. The signatures are left
- * to {@link verifyFetched}, so a caller checks and stores a page while the next one arrives. A page
- * that went wrong part way carries a `fault` and is the last. Leaving the loop early resets the
- * stream.
+ * page as it arrives, up to the empty page that ends it. Every record is parsed with
+ * `parseRecord` and must be by `author` and above `after`; the answer is capped in count
+ * (`limit`, at most {@link SYNC_MAX_RECORDS}, and {@link SYNC_PAGE_RECORDS} a page), in bytes a
+ * page, and in time a page. The signatures are left to {@link verifyFetched}, so a caller checks
+ * and stores a page while the next one arrives. A page that went wrong part way carries a `fault`
+ * and is the last. Leaving the loop early resets the stream.
  */
 export async function* fetchPages(
   stream: Stream,

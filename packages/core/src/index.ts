@@ -15,7 +15,7 @@ export {
   signRecord,
   verifySignature,
 } from './record.js'
-export { parseRecordId, recordCid, recordId } from './record-id.js'
+export { parseRecordId, recordCidBytes, recordId } from './record-id.js'
 export { createSignaturePool, type SignatureVerifier } from './signature-pool.js'
 export { useSodiumAddon } from './sodium.js'
 export { authorTopic, topicAuthor } from './topics.js'

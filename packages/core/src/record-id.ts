@@ -5,12 +5,15 @@ import { InvalidRecordError } from './errors.js'
 
 const SHA2_256 = 0x12
 
-/** The id of a record: CIDv1, DAG-CBOR codec, SHA2-256 of its exact signed bytes, in base32. */
+// The id of a record: CIDv1, DAG-CBOR codec, SHA2-256 of its exact signed bytes, in base32.
 /** CIDv1 (0x01), dag-cbor (0x71), sha2-256 (0x12), 32 bytes (0x20): what precedes the digest. */
 const CID_PREFIX = Uint8Array.of(0x01, dagCbor.code, SHA2_256, 32)
 
-/** The binary CID of a record's signed bytes: the prefix above, then their SHA-256. */
-function cidBytes(bytes: Uint8Array): Uint8Array {
+/**
+ * The binary CID of a record's signed bytes: the prefix above, then their SHA-256. Gossipsub names
+ * every copy of a message it receives with this, so it makes no multiformats CID object.
+ */
+export function recordCidBytes(bytes: Uint8Array): Uint8Array {
   const cid = new Uint8Array(CID_PREFIX.length + 32)
   cid.set(CID_PREFIX)
   cid.set(hash('sha256', bytes, 'buffer'), CID_PREFIX.length)
@@ -43,16 +46,12 @@ function base32Multibase(cid: Uint8Array): string {
   return idChars.toString('latin1', 0, length)
 }
 
-export function recordCid(bytes: Uint8Array): CID {
-  return CID.decode(cidBytes(bytes))
-}
-
 /**
- * The id as text, `recordCid(bytes).toString()` without making a CID: every record received is
- * named this way, and the CID object and its string cache were a measurable part of that.
+ * The id as text, the CID's string form without making a CID: every record received is named
+ * this way, and the CID object and its string cache were a measurable part of that.
  */
 export function recordId(bytes: Uint8Array): string {
-  return base32Multibase(cidBytes(bytes))
+  return base32Multibase(recordCidBytes(bytes))
 }
 
 /** Parses a record id as a person or peer sent it; only ids this protocol produces are accepted. */

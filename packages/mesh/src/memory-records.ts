@@ -7,12 +7,11 @@ import type { KnownPeer, MeshRecords, PeerMemory } from './interfaces.js'
  */
 export class MemoryRecords implements MeshRecords {
   readonly #byId = new Map<string, VerifiedRecord>()
+  /** The mesh asks this for every record gossiped to it: kept, not counted. */
+  readonly #highestSeq = new Map<string, number>()
 
   highestSeq(author: string): number {
-    let highest = 0
-    for (const record of this.#byId.values())
-      if (record.body.author === author && record.body.seq > highest) highest = record.body.seq
-    return highest
+    return this.#highestSeq.get(author) ?? 0
   }
 
   recordsAfter(author: string, afterSeq: number, limit: number): Uint8Array[] {
@@ -28,6 +27,8 @@ export class MemoryRecords implements MeshRecords {
     for (const record of records) {
       if (this.#byId.has(record.id)) continue
       this.#byId.set(record.id, record)
+      const { author, seq } = record.body
+      if (seq > this.highestSeq(author)) this.#highestSeq.set(author, seq)
       stored.push(record)
     }
     return stored

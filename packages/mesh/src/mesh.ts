@@ -5,7 +5,7 @@ import {
   InvalidRecordError,
   isAuthorId,
   parseRecord,
-  recordCid,
+  recordCidBytes,
   topicAuthor,
   type VerifiedRecord,
 } from '@capsule/core'
@@ -255,9 +255,8 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
    */
   readonly #openGaps = new Map<string, { from: number; to: number; tries: number }>()
   readonly #provided = new Map<string, 'pending' | 'done' | 'failed'>()
-  /** Gossiped records accepted in this event-loop turn, stored together by #storeGossip. */
+  /** Gossiped records accepted and not yet stored; #storeGossip stores them together. */
   #gossipQueue: Arrival[] = []
-  #gossipFlush: NodeJS.Immediate | undefined
   #timer: NodeJS.Timeout | undefined
   #initialDials: Promise<void> = Promise.resolve()
   #life = new AbortController()
@@ -318,8 +317,11 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
           // Records are signed and named by their hash already: a second signature per message
           // is redundant work (measured: about half the CPU). The validator checks everything.
           globalSignaturePolicy: 'StrictNoSign',
-          // The record id names a message; gossipsub's default base64 of it is the string form.
-          msgIdFn: (message) => recordCid(message.data).bytes,
+          // The record's binary CID names a message. Gossipsub names every copy it receives, so
+          // its string form is Node's base64 (the default goes through multiformats, 2 % of a
+          // follower's CPU).
+          msgIdFn: (message) => recordCidBytes(message.data),
+          msgIdToStrFn: (id) => Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('base64'),
           // An author must be able to post with nobody listening; sync delivers it later.
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
@@ -643,21 +645,21 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
 
   /**
    * Gossipsub forwards a message only after its listeners return, so storing here would make
-   * every hop wait for an fsync before passing the record on. Queue it instead; everything that
-   * arrived in this event-loop turn is stored in one transaction right after.
+   * every hop wait for the store before passing the record on. Queue it instead and store from a
+   * microtask: after the forward, but before this node reads any other input (from
+   * `setImmediate`, the record also waited for all else that arrived in that turn: the median
+   * delivery of the propagation benchmark in one process, N = 10, was 4.5 ms then and 3.6 now).
    */
   #onGossip({ propagationSource, msg }: GossipsubMessage): void {
     const author = topicAuthor(msg.topic)
     const record = this.#decoded.get(msg)
     if (author === undefined || record === undefined) return
     if (author !== this.peerId && !this.#followed.has(author)) return
+    if (this.#gossipQueue.length === 0) queueMicrotask(() => this.#storeGossip())
     this.#gossipQueue.push({ record, from: propagationSource.toString() })
-    this.#gossipFlush ??= setImmediate(() => this.#storeGossip())
   }
 
   #storeGossip(): void {
-    clearImmediate(this.#gossipFlush)
-    this.#gossipFlush = undefined
     const arrivals = this.#gossipQueue
     this.#gossipQueue = []
     if (arrivals.length === 0) return

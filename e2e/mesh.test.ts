@@ -12,6 +12,7 @@ interface RecordJson {
   id: string
   kind: string
   author: string
+  ts: number
   text?: string
   original?: RecordJson
 }
@@ -48,7 +49,7 @@ function tail(home: string) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cliEnv(),
   })
-  const lines: { origin: string; record: RecordJson }[] = []
+  const lines: { origin: string; receivedAt: number; record: RecordJson }[] = []
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)))
   // The tail says on stderr when the daemon has accepted the stream; records after that all show.
   const open = once(createInterface({ input: child.stderr }), 'line')
@@ -80,8 +81,16 @@ describe('the mesh, between real daemons on 127.0.0.1', () => {
     firstPost = (await okJson<{ id: string }>(home.a, ['post', 'hello from A'])).id
     await feedWhere(home.b, (feed) => feed.some((r) => r.id === firstPost), 2000, 'A’s post on B')
     expect(Date.now() - started).toBeLessThan(2000)
-    await eventually(async () => bTail.lines.find((line) => line.record.id === firstPost), 2000, 'tail on B')
+    const line = await eventually(
+      async () => bTail.lines.find((line) => line.record.id === firstPost),
+      2000,
+      'tail on B',
+    )
     bTail.stop()
+    expect(line.origin).toBe('mesh')
+    // When B stored it: after A signed it (same clock here), and before the test saw it.
+    expect(line.receivedAt).toBeGreaterThanOrEqual(line.record.ts)
+    expect(line.receivedAt).toBeLessThanOrEqual(Date.now())
     expect(
       (await okJson<{ follows: { author: string }[] }>(home.b, ['following'])).follows.map((f) => f.author),
     ).toEqual([a])

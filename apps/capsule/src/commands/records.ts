@@ -13,6 +13,13 @@ interface FeedResponse {
   next?: string
 }
 
+/** A line of `GET /v1/tail`: a record newly stored, where from, and when (ms since the epoch). */
+interface TailItem {
+  origin: string
+  receivedAt: number
+  record: RecordJson
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
@@ -86,12 +93,13 @@ export function registerRecords(program: Command): void {
       const stop = () => controller.abort()
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
-      const stream = clientOf(command).stream<{ origin: string; record: RecordJson }>('/v1/tail', {
+      const stream = clientOf(command).stream<TailItem>('/v1/tail', {
         signal: controller.signal,
         onOpen: () => process.stderr.write('(tailing: records appear as they arrive; Ctrl-C stops)\n'),
       })
-      for await (const { origin, record } of stream) {
-        if (options.json) process.stdout.write(`${JSON.stringify({ origin, record })}\n`)
+      for await (const item of stream) {
+        const { origin, record } = item
+        if (options.json) process.stdout.write(`${JSON.stringify(item)}\n`)
         else
           process.stdout.write(
             `[${origin}] ${record.kind} by ${shortId(record.author)}\n${formatRecord(record)}\n\n`,

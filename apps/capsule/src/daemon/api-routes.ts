@@ -157,10 +157,10 @@ export function apiRoutes(
       path: '/v1/tail',
       stream: true,
       handler: async function* ({ signal }) {
-        for await (const [record, origin] of on(node, 'record', { signal }) as AsyncIterable<
-          [VerifiedRecord, RecordOrigin]
+        for await (const [record, origin, receivedAt] of on(node, 'record', { signal }) as AsyncIterable<
+          [VerifiedRecord, RecordOrigin, number]
         >) {
-          yield { origin, record: recordToJson(record) }
+          yield { origin, receivedAt, record: recordToJson(record) }
         }
       },
     },

@@ -25,7 +25,8 @@ export interface MeshPort {
 export type RecordOrigin = 'local' | 'mesh' | 'site'
 
 export interface CapsuleNodeEvents {
-  record: [record: VerifiedRecord, origin: RecordOrigin]
+  /** A record newly stored; `receivedAt` is when (ms since the epoch, as the store keeps it). */
+  record: [record: VerifiedRecord, origin: RecordOrigin, receivedAt: number]
 }
 
 export interface ProfileUpdate {
@@ -76,10 +77,10 @@ export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
     const record = this.store.transaction(() => {
       const seq = this.store.records.highestSeq(this.peerId) + 1
       const signed = signRecord(draft, this.identity.signer, { seq, ts: Date.now() })
-      this.store.records.put([signed])
+      this.store.records.put([signed], signed.body.ts)
       return signed
     })
-    this.emit('record', record, 'local')
+    this.emit('record', record, 'local', record.body.ts)
     // The record is on disk and will be served by sync, so a gossip failure is not the owner's error.
     this.mesh.publish(record).catch((error: unknown) => {
       this.logger.warn('gossip of a new record failed; followers will sync it', {
@@ -203,8 +204,9 @@ export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
 
   /** Stores records that arrived from the mesh or a site (already verified) and announces the new ones. */
   accept(records: readonly VerifiedRecord[], origin: RecordOrigin): VerifiedRecord[] {
-    const stored = this.store.records.putReceived(records)
-    for (const record of stored) this.emit('record', record, origin)
+    const receivedAt = Date.now()
+    const stored = this.store.records.putReceived(records, receivedAt)
+    for (const record of stored) this.emit('record', record, origin, receivedAt)
     return stored
   }
 

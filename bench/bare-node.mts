@@ -2,17 +2,20 @@
 // identify, ping, Kademlia DHT in server mode, gossipsub), and no Capsule code. Messages are 300
 // bytes, signed with Ed25519 and verified in the topic validator with libsodium (core's ed25519Verify, as
 // a Capsule node verifies) before forwarding.
-// Gossipsub settings:
+// Settings:
 //   'tuned' (the baseline): what the best-tuned bare mesh does, with the settings the Capsule mesh
 //     uses (packages/mesh/src/mesh.ts): no envelope signature (StrictNoSign, message id = SHA-256 of
-//     the data), small-mesh degrees, flood publishing;
-//   'defaults': gossipsub's defaults (envelope signed and verified by libp2p, D = 6).
+//     the data), small-mesh degrees, flood publishing, and the connection monitor's ping once a
+//     minute (CONNECTION_PING_INTERVAL_MS; since 2026-11-27);
+//   'defaults': gossipsub's and libp2p's defaults (envelope signed and verified by libp2p, D = 6,
+//     a ping every 10 s).
 // Both with the loopback knobs (no IP colocation penalty, no inbound rate limit on 127/8).
 //
 // Used in-process (startBareNode) and as a child process (`node bench/bare-node.mts`, driven over
 // the IPC channel by bench/propagation.mts and bench/footprint.mts).
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto'
 import { ed25519Verify } from '@capsule/core'
+import { CONNECTION_PING_INTERVAL_MS } from '@capsule/mesh'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
@@ -90,6 +93,7 @@ export async function startBareNode(
     : undefined
   const node = await createLibp2p({
     ...loopbackTransport(),
+    ...(settings === 'tuned' ? { connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS } } : {}),
     services: {
       identify: identify(),
       ping: ping(),

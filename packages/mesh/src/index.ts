@@ -1,5 +1,6 @@
 export { type FollowTarget, parseFollowTarget } from './addresses.js'
 export {
+  CONNECTION_PING_INTERVAL_MS,
   DEFAULT_FIND_TIMEOUT_MS,
   DEFAULT_LISTEN,
   DEFAULT_MESH_PORT,

@@ -35,6 +35,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { dialableAddresses, parseFollowTarget } from './addresses.js'
 import {
+  CONNECTION_PING_INTERVAL_MS,
   DEFAULT_FIND_TIMEOUT_MS,
   DEFAULT_LISTEN,
   DEFAULT_SYNC_INTERVAL_MS,
@@ -296,6 +297,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
         maxConnections: config.maxConnections ?? 64,
         allow: config.connectionAllow ?? [],
       },
+      connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
       services: {
         identify: identify(),
         ping: ping(),

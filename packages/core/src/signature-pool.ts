@@ -20,8 +20,8 @@ const MIN_OFFLOAD = 16
  * modules and libsodium's addon, loaded from the path it is given) so that it works the same from
  * the ES modules, the bundle and the single executable, where no worker file exists on disk. A
  * batch arrives packed in one buffer, each check as [32-byte key][64-byte signature][u32
- * length][message]; the answer is one byte per check. It says 'ready' once libsodium is loaded. The addon is called as ed25519.ts calls it,
- * each argument as (buffer, offset, length).
+ * length][message]; the answer is one byte per check. It says 'ready' once libsodium is loaded.
+ * The addon is called as ed25519.ts calls it, each argument as (buffer, offset, length).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')

@@ -403,7 +403,10 @@ interface Answer<R> {
   fault?: SyncProtocolError
 }
 
-/** A page of a records answer as read: every record parsed, by the author and above `after`, signatures unchecked. */
+/**
+ * A page of a records answer as read: every record parsed, by the author and above `after`,
+ * signatures unchecked.
+ */
 export type FetchedRecords = Answer<ParsedRecord>
 /** A records answer whose records all verified. */
 export type RecordsAnswer = Answer<VerifiedRecord>

@@ -46,7 +46,6 @@ function decodeCursor(cursor: string): { ts: number; id: string } {
  * content, so a deleted record is never stored again when it is gossiped or synced back.
  */
 export class RecordTable {
-  readonly #db: SqliteDatabase
   readonly #decoded = new Map<string, VerifiedRecord>()
   /** Bumped by records that can change what any author's pages show: deletes and profiles. */
   #sharedRevision = 0
@@ -65,9 +64,14 @@ export class RecordTable {
   readonly #collisions
   readonly #syncNormal
   readonly #syncFull
+  readonly #putAll
 
   constructor(db: SqliteDatabase) {
-    this.#db = db
+    // Made once: better-sqlite3 builds a transaction's wrappers on every `transaction()` call,
+    // about a tenth of storing one gossiped record.
+    this.#putAll = db.transaction((records: readonly VerifiedRecord[], receivedAt: number) =>
+      records.filter((record) => this.#putOne(record, receivedAt)),
+    )
     this.#insert = db.prepare(
       `INSERT INTO records (id, author, seq, kind, ts, target, bytes, deleted_by, received_at)
        VALUES (@id, @author, @seq, @kind, @ts, @target, @bytes, @deletedBy, @receivedAt)`,
@@ -126,9 +130,7 @@ export class RecordTable {
    * were new. A reshare's embedded original is stored as a record of its own author too.
    */
   put(records: readonly VerifiedRecord[], receivedAt = Date.now()): VerifiedRecord[] {
-    const stored = this.#db
-      .transaction(() => records.filter((record) => this.#putOne(record, receivedAt)))
-      .immediate()
+    const stored = this.#putAll.immediate(records, receivedAt)
     for (const record of stored) this.#countRevision(record)
     return stored
   }

@@ -106,6 +106,19 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/**
+ * Writes a process has made so far (from /proc/<pid>/io): `write`-family system calls and the
+ * bytes they carried, sockets and files alike; zeros when the file cannot be read.
+ */
+export function writeCounters(pid: number): { calls: number; bytes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+    return { calls: Number(/^syscw: (\d+)$/m.exec(io)?.[1]), bytes: Number(/^wchar: (\d+)$/m.exec(io)?.[1]) }
+  } catch {
+    return { calls: 0, bytes: 0 }
+  }
+}
+
 /** A scratch folder removed when the process exits. */
 export function scratch(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `capsule-bench-${label}-`))

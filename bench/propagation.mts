@@ -45,6 +45,7 @@ import {
   scratch,
   sleep,
   topology,
+  writeCounters,
 } from './lib.mts'
 
 const args = options({
@@ -415,6 +416,7 @@ async function measure(system: System) {
   // In one process: this one (every node, and this loop's small bookkeeping).
   const pids = system.pids?.() ?? [process.pid]
   const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
+  const writesBefore = pids.map(writeCounters)
   const start = performance.now()
   for (let i = 0; i < POSTS; i++) {
     const due = start + (i * 1000) / RATE
@@ -427,10 +429,17 @@ async function measure(system: System) {
   await system.posted?.()
   await until(() => latencies.length >= expected(), 10_000)
   const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpuBefore
+  const writes = pids.map(writeCounters)
+  const written = (key: 'calls' | 'bytes') =>
+    writes.reduce((sum, counters, i) => sum + counters[key] - writesBefore[i]![key], 0) / latencies.length
   return {
     // CPU all node processes used from the first post to the end, per record delivered to a
     // follower: what carrying one record one hop costs, all nodes together.
     cpuMsPerDelivery: round(cpu / latencies.length, 2),
+    // Their writes in the same time, per delivery: gossip on the sockets, and a Capsule node's
+    // store (each stored record is a WAL frame per page it changes, each frame its own writes).
+    writesPerDelivery: round(written('calls'), 1),
+    bytesWrittenPerDelivery: Math.round(written('bytes')),
     p50_ms: round(percentile(latencies, 50)),
     p95_ms: round(percentile(latencies, 95)),
     p99_ms: round(percentile(latencies, 99)),
@@ -461,10 +470,13 @@ const build = {
 if (build === undefined) throw new Error(`unknown --system ${args.system} or --mode ${args.mode}`)
 log(`propagation: ${args.system}, ${args.mode}, N = ${N}, degrees ${degrees(dials).join(' ')}`)
 const system = await build()
-const { missing, cpuMsPerDelivery, ...figures } = await measure(system)
+const { missing, cpuMsPerDelivery, writesPerDelivery, bytesWrittenPerDelivery, ...figures } =
+  await measure(system)
 const details = {
   ...system.details(),
   cpu_ms_per_delivery: cpuMsPerDelivery,
+  writes_per_delivery: writesPerDelivery,
+  bytes_written_per_delivery: bytesWrittenPerDelivery,
   ...(Object.keys(missing).length > 0 ? { missing } : {}),
 }
 await system.stop()

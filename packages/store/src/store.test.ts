@@ -180,6 +180,38 @@ describe('Store', () => {
     expect(store.records.highestSeq(alice.author)).toBe(2)
   })
 
+  it('keeps the highest seq in step with what is stored, reshared originals included', () => {
+    expect(store.records.highestSeq(alice.author)).toBe(0)
+    expect(store.records.highestSeq(bob.author)).toBe(0)
+    const posts = [1, 2, 3].map((n) => sign(alice, { kind: 'post', text: `post ${n}` }))
+    store.records.put([posts[2]!, posts[0]!])
+    expect(store.records.highestSeq(alice.author)).toBe(3)
+    store.records.putReceived([posts[1]!])
+    expect(store.records.highestSeq(alice.author)).toBe(3)
+    const later = sign(alice, { kind: 'post', text: 'four' }) as VerifiedRecord<PostBody>
+    store.records.put([sign(bob, { kind: 'reshare', original: later })])
+    expect(store.records.highestSeq(alice.author)).toBe(4)
+    expect(store.records.highestSeq(bob.author)).toBe(1)
+  })
+
+  it('does not remember a seq whose transaction rolled back', () => {
+    const first = sign(alice, { kind: 'post', text: 'kept' })
+    store.records.put([first])
+    expect(store.records.highestSeq(alice.author)).toBe(1)
+    const second = sign(alice, { kind: 'post', text: 'rolled back' })
+    expect(() =>
+      store.transaction(() => {
+        store.records.put([second])
+        expect(store.records.highestSeq(alice.author)).toBe(2)
+        throw new Error('the commit failed')
+      }),
+    ).toThrow('the commit failed')
+    expect(store.records.get(second.id)).toBeUndefined()
+    expect(store.records.highestSeq(alice.author)).toBe(1)
+    store.transaction(() => store.records.put([second]))
+    expect(store.records.highestSeq(alice.author)).toBe(2)
+  })
+
   it('refuses content whose delete arrived first', () => {
     const post = sign(alice, { kind: 'post', text: 'gone before it came' })
     const del = sign(alice, { kind: 'delete', target: post.id })

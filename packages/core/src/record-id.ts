@@ -5,7 +5,6 @@ import { InvalidRecordError } from './errors.js'
 
 const SHA2_256 = 0x12
 
-// The id of a record: CIDv1, DAG-CBOR codec, SHA2-256 of its exact signed bytes, in base32.
 /** CIDv1 (0x01), dag-cbor (0x71), sha2-256 (0x12), 32 bytes (0x20): what precedes the digest. */
 const CID_PREFIX = Uint8Array.of(0x01, dagCbor.code, SHA2_256, 32)
 
@@ -47,8 +46,9 @@ function base32Multibase(cid: Uint8Array): string {
 }
 
 /**
- * The id as text, the CID's string form without making a CID: every record received is named
- * this way, and the CID object and its string cache were a measurable part of that.
+ * The id of a record: CIDv1, DAG-CBOR codec, SHA2-256 of its exact signed bytes, in base32. The
+ * CID's string form without making a CID: every record received is named this way, and the CID
+ * object and its string cache were a measurable part of that.
  */
 export function recordId(bytes: Uint8Array): string {
   return base32Multibase(recordCidBytes(bytes))

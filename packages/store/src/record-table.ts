@@ -23,6 +23,12 @@ const DECODED_CACHE_LIMIT = 4096
 /** Authors whose highest seq is kept in memory: those followed, resharing or reshared lately. */
 const HIGHEST_SEQ_CACHE_LIMIT = 4096
 
+/** Sets `key` in a map kept to `limit` entries, the oldest set first out. */
+function setBounded<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
+  if (map.size >= limit && !map.has(key)) map.delete(map.keys().next().value as K)
+  map.set(key, value)
+}
+
 /**
  * An author's newest profile that is not deleted. Walks the partial index `records_profiles`
  * (migration 2) from the top, so its cost does not grow with the author's posts.
@@ -48,6 +54,7 @@ function decodeCursor(cursor: string): { ts: number; id: string } {
  * content, so a deleted record is never stored again when it is gossiped or synced back.
  */
 export class RecordTable {
+  readonly #db: SqliteDatabase
   readonly #decoded = new Map<string, VerifiedRecord>()
   /** Bumped by records that can change what any author's pages show: deletes and profiles. */
   #sharedRevision = 0
@@ -60,7 +67,6 @@ export class RecordTable {
    * revisions, writes by another connection to the file are not seen: the daemon is its only writer.
    */
   readonly #highestSeqs = new Map<string, number>()
-  readonly #db: SqliteDatabase
   readonly #insert
   readonly #exists
   readonly #tombstoneFor
@@ -233,9 +239,7 @@ export class RecordTable {
     let record = this.#decoded.get(row.id)
     if (record === undefined) {
       record = decodeRecord(row.bytes, { now: Number.POSITIVE_INFINITY })
-      if (this.#decoded.size >= DECODED_CACHE_LIMIT)
-        this.#decoded.delete(this.#decoded.keys().next().value as string)
-      this.#decoded.set(row.id, record)
+      setBounded(this.#decoded, row.id, record, DECODED_CACHE_LIMIT)
     }
     return record
   }
@@ -255,7 +259,7 @@ export class RecordTable {
     const known = this.#highestSeqs.get(author)
     if (known !== undefined) return known
     const seq = this.#highestSeq.get(author) as number
-    if (!this.#db.inTransaction) this.#rememberSeq(author, seq)
+    if (!this.#db.inTransaction) setBounded(this.#highestSeqs, author, seq, HIGHEST_SEQ_CACHE_LIMIT)
     return seq
   }
 
@@ -265,12 +269,6 @@ export class RecordTable {
     if (known === undefined) return
     if (this.#db.inTransaction) this.#highestSeqs.delete(author)
     else if (seq > known) this.#highestSeqs.set(author, seq)
-  }
-
-  #rememberSeq(author: string, seq: number): void {
-    if (this.#highestSeqs.size >= HIGHEST_SEQ_CACHE_LIMIT)
-      this.#highestSeqs.delete(this.#highestSeqs.keys().next().value as string)
-    this.#highestSeqs.set(author, seq)
   }
 
   /** Newest first: the owner's and followed authors' posts and reshares that are not deleted. */

@@ -47,6 +47,8 @@ export interface BareNode {
   /** Called once per valid message delivered to this node, with the latency in ms. */
   onMessage?: (seq: number, ms: number) => void
   meshPeers(): number
+  /** Distinct peers this node has a connection to. */
+  connectedPeers(): number
   dial(addresses: string[]): Promise<void>
   publish(seq: number): Promise<void>
   stop(): Promise<void>
@@ -111,6 +113,7 @@ export async function startBareNode(
     // getMeshPeers is on the implementation, not on the GossipSub interface.
     meshPeers: () =>
       (pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(TOPIC).length,
+    connectedPeers: () => node.getPeers().length,
     async dial(addresses) {
       // A handshake can time out when the machine is busy starting many nodes: try again.
       const dialOne = async (address: string, attempts = 3): Promise<void> => {
@@ -157,7 +160,7 @@ export type ToChild =
 export type FromChild =
   | { op: 'ready'; address: string }
   | { op: 'dialed' }
-  | { op: 'mesh'; peers: number }
+  | { op: 'mesh'; meshPeers: number; connectedPeers: number }
   | { op: 'got'; seq: number; ms: number }
   | { op: 'error'; message: string }
 
@@ -178,7 +181,7 @@ if (import.meta.main && process.send) {
       await bare?.dial(message.addresses)
       send({ op: 'dialed' })
     } else if (message.op === 'mesh') {
-      send({ op: 'mesh', peers: bare?.meshPeers() ?? 0 })
+      send({ op: 'mesh', meshPeers: bare?.meshPeers() ?? 0, connectedPeers: bare?.connectedPeers() ?? 0 })
     } else if (message.op === 'publish') {
       await bare?.publish(message.seq)
     } else if (message.op === 'stop') {

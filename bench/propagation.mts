@@ -81,6 +81,8 @@ interface System {
   /** Posts the author never acknowledged (its API failed): left out of every figure. */
   failed: Set<number>
   details(): Record<string, unknown>
+  /** How many distinct peers each node is connected to (the graph gossip runs on). */
+  peersPerNode(): Promise<number[]>
   stop(): Promise<void>
 }
 
@@ -107,6 +109,7 @@ async function capsuleInProcess(): Promise<System> {
       void mesh.publish(record)
     },
     details: () => ({ records: args.records, via_sync: viaSync, warnings: logger.counts.warn }),
+    peersPerNode: async () => nodes.map(({ mesh }) => mesh.connectedPeers().length),
     async stop() {
       await Promise.all(nodes.map(({ mesh }) => mesh.stop()))
       for (const { store } of nodes) store.close()
@@ -230,6 +233,7 @@ async function capsuleProcesses(): Promise<System> {
         warnings,
       }
     },
+    peersPerNode: () => Promise.all(daemons.map(async (daemon) => (await daemon.status()).peers)),
     async stop() {
       tails.abort()
       await Promise.all(daemons.map((daemon) => daemon.stop()))
@@ -285,6 +289,7 @@ async function bareInProcess(): Promise<System> {
       nodes[0]!.publish(seq).catch((error: Error) => log(`publish ${seq} failed: ${error.message}`))
     },
     details: () => ({}),
+    peersPerNode: async () => nodes.map((node) => node.connectedPeers()),
     stop: async () => {
       await Promise.all(nodes.map((node) => node.stop()))
     },
@@ -309,6 +314,7 @@ async function bareProcesses(): Promise<System> {
     },
     pids: () => children.map((child) => child.pid!),
     details: () => ({}),
+    peersPerNode: async () => (await meshCounts()).map((counts) => counts.connectedPeers),
     async stop() {
       await Promise.all(
         children.map((child) => {
@@ -338,6 +344,14 @@ async function bareProcesses(): Promise<System> {
       child.on('message', listener)
       child.on('exit', exited)
     })
+  const meshCounts = () =>
+    Promise.all(
+      children.map((child) => {
+        const answer = reply(child, 'mesh')
+        child.send({ op: 'mesh' } satisfies ToChild)
+        return answer as Promise<Extract<FromChild, { op: 'mesh' }>>
+      }),
+    )
   for (let i = 0; i < N; i++) {
     const child = fork(join(import.meta.dirname, 'bare-node.mts'), [], { stdio: 'inherit' })
     children.push(child)
@@ -362,16 +376,7 @@ async function bareProcesses(): Promise<System> {
     }),
   )
   await poll(
-    async () => {
-      const counts = await Promise.all(
-        children.map((child) => {
-          const answer = reply(child, 'mesh')
-          child.send({ op: 'mesh' } satisfies ToChild)
-          return answer
-        }),
-      )
-      return counts.every((count) => (count as { peers: number }).peers > 0) ? true : undefined
-    },
+    async () => ((await meshCounts()).every((counts) => counts.meshPeers > 0) ? true : undefined),
     30_000,
     'every node in the gossip mesh',
     200,
@@ -472,8 +477,12 @@ log(`propagation: ${args.system}, ${args.mode}, N = ${N}, degrees ${degrees(dial
 const system = await build()
 const { missing, cpuMsPerDelivery, writesPerDelivery, bytesWrittenPerDelivery, ...figures } =
   await measure(system)
+const peers = (await system.peersPerNode()).sort((a, b) => a - b)
 const details = {
   ...system.details(),
+  // After the posts: the graph the posts travelled on (the topology dialled, plus what the nodes
+  // dialled themselves).
+  peers_per_node: { min: peers[0], median: percentile(peers, 50), max: peers.at(-1) },
   cpu_ms_per_delivery: cpuMsPerDelivery,
   writes_per_delivery: writesPerDelivery,
   bytes_written_per_delivery: bytesWrittenPerDelivery,

@@ -33,3 +33,4 @@ export {
   SyncRefusedError,
   type VerifySignatures,
 } from './sync-protocol.js'
+export { type CommittedTrace, committedChannel, traceNow } from './trace.js'

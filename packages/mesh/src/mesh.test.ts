@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import {
   authorTopic,
   createSignaturePool,
@@ -29,6 +30,7 @@ import {
   untilMeshed,
   untilSubscribed,
 } from './test-nodes.js'
+import { type AcceptedTrace, type StoredTrace, TRACE_CHANNELS, traceNow } from './trace.js'
 
 const running: TestNode[] = []
 const cleanups: (() => Promise<void>)[] = []
@@ -87,6 +89,36 @@ describe('mesh', () => {
     expect(c.records.of(a.id)).toHaveLength(0)
     expect(b.mesh.connectedPeers().map((p) => p.peerId)).toContain(a.id)
     expect(a.peers.knownPeers().map((p) => p.peerId)).toContain(b.id)
+  })
+
+  it('traces a gossiped record: accepted by the validator, then stored, each once', async () => {
+    const a = await node()
+    const b = await node({ join: joinOf(a) })
+    await b.mesh.follow(a.id)
+    await untilSubscribed(a.mesh, b.id, a.id)
+    const traces: { name: string; message: AcceptedTrace | StoredTrace; at: number }[] = []
+    for (const name of [TRACE_CHANNELS.accepted, TRACE_CHANNELS.stored]) {
+      const listener = (message: unknown) =>
+        traces.push({ name, message: message as AcceptedTrace | StoredTrace, at: traceNow() })
+      subscribe(name, listener)
+      cleanups.push(async () => {
+        unsubscribe(name, listener)
+      })
+    }
+    const arrived = nextRecord(b, (d) => d.record.body.author === a.id)
+    const sentAt = traceNow()
+    const record = await a.post('traced')
+    await arrived
+    expect(traces.map((trace) => trace.name)).toEqual([TRACE_CHANNELS.accepted, TRACE_CHANNELS.stored])
+    const [accepted, stored] = traces as [(typeof traces)[0], (typeof traces)[0]]
+    const acceptedTrace = accepted.message as AcceptedTrace
+    expect(acceptedTrace).toMatchObject({ node: b.id, record: { id: record.id } })
+    expect(acceptedTrace.receivedAt).toBeGreaterThanOrEqual(sentAt)
+    expect(acceptedTrace.receivedAt).toBeLessThanOrEqual(accepted.at)
+    const storedTrace = stored.message as StoredTrace
+    expect(storedTrace).toMatchObject({ node: b.id, via: 'gossip' })
+    expect(storedTrace.records.map((r) => r.id)).toEqual([record.id])
+    expect(stored.at).toBeGreaterThanOrEqual(accepted.at)
   })
 
   it('lets a follower that was offline catch up by sync, redialling remembered peers', async () => {

@@ -59,6 +59,7 @@ import {
   verifyFetched,
 } from './sync-protocol.js'
 import { TokenBucket } from './token-bucket.js'
+import { type AcceptedTrace, acceptedChannel, type StoredTrace, storedChannel, traceNow } from './trace.js'
 
 /** The Kademlia protocol of the Capsule mesh: its own DHT, not the IPFS one (see docs). */
 export const CAPSULE_DHT_PROTOCOL = '/capsule/kad/1.0.0'
@@ -624,6 +625,7 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   }
 
   #validate(author: string, peer: PeerId, message: Message): TopicValidatorResult {
+    const receivedAt = acceptedChannel.hasSubscribers ? traceNow() : 0
     let reason: string
     try {
       const record = decodeRecord(message.data)
@@ -631,6 +633,8 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       // embedded original was verified by decodeRecord.
       if (record.body.author === author) {
         this.#decoded.set(message, record)
+        if (acceptedChannel.hasSubscribers)
+          acceptedChannel.publish({ node: this.peerId, record, receivedAt } satisfies AcceptedTrace)
         return TopicValidatorResult.Accept
       }
       reason = 'wrong-author'
@@ -690,6 +694,8 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
       this.#log.error('could not store records from the mesh', { from, error: (error as Error).message })
       return []
     }
+    if (stored.length > 0 && storedChannel.hasSubscribers)
+      storedChannel.publish({ node: this.peerId, records: stored, via } satisfies StoredTrace)
     const senders = new Map(arrivals.map(({ record, from }) => [record.id, from]))
     for (const record of stored)
       this.safeDispatchEvent('record', { detail: { record, from: senders.get(record.id) ?? '', via } })

@@ -8,7 +8,13 @@ import {
   signRecord,
   type VerifiedRecord,
 } from '@capsule/core'
-import { type FollowResult, parseFollowTarget } from '@capsule/mesh'
+import {
+  type CommittedTrace,
+  committedChannel,
+  type FollowResult,
+  parseFollowTarget,
+  traceNow,
+} from '@capsule/mesh'
 import { fetchRecordsFromSite, fetchWellKnown, SiteClientError, type SiteIdentity } from '@capsule/site'
 import { ApiError } from '@capsule/socket-api'
 import type { FeedPage, Follow, Store } from '@capsule/store'
@@ -74,12 +80,15 @@ export class CapsuleNode extends EventEmitter<CapsuleNodeEvents> {
   /** Signs the next record of the owner's feed, stores it durably, then hands it to the mesh. */
   async publish(draft: RecordDraft): Promise<VerifiedRecord> {
     await this.#ownHeadKnown
+    const signingAt = committedChannel.hasSubscribers ? traceNow() : 0
     const record = this.store.transaction(() => {
       const seq = this.store.records.highestSeq(this.peerId) + 1
       const signed = signRecord(draft, this.identity.signer, { seq, ts: Date.now() })
       this.store.records.put([signed], signed.body.ts)
       return signed
     })
+    if (committedChannel.hasSubscribers)
+      committedChannel.publish({ record, signingAt } satisfies CommittedTrace)
     this.emit('record', record, 'local', record.body.ts)
     // The record is on disk and will be served by sync, so a gossip failure is not the owner's error.
     this.mesh.publish(record).catch((error: unknown) => {

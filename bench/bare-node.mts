@@ -34,18 +34,30 @@ const SIGNED_BYTES = MESSAGE_BYTES - 64
 export function makeMessage(seq: number, privateKey: KeyObject): Uint8Array {
   const message = Buffer.alloc(MESSAGE_BYTES)
   message.writeUInt32BE(seq, 0)
-  message.writeDoubleBE(performance.timeOrigin + performance.now(), 4)
+  message.writeDoubleBE(now(), 4)
   message.fill(0x61, 12, SIGNED_BYTES)
   sign(null, message.subarray(0, SIGNED_BYTES), privateKey).copy(message, SIGNED_BYTES)
   return message
 }
 
+export interface BareStages {
+  transport: number
+  check: number
+}
+
+/** The clock messages carry: ms since the epoch, below the millisecond, comparable across processes. */
+const now = () => performance.timeOrigin + performance.now()
+
 export interface BareNode {
   node: Libp2p<{ pubsub: GossipSub }>
   /** Full multiaddr, with /p2p/<peer id>. */
   address: string
-  /** Called once per valid message delivered to this node, with the latency in ms. */
-  onMessage?: (seq: number, ms: number) => void
+  /**
+   * Called once per valid message delivered to this node, with the latency in ms and its stages:
+   * from the author's signing to the validator here (`transport`), and the validator's check to
+   * the delivery (`check`).
+   */
+  onMessage?: (seq: number, ms: number, stages: BareStages) => void
   meshPeers(): number
   /** Distinct peers this node has a connection to. */
   connectedPeers(): number
@@ -134,17 +146,25 @@ export async function startBareNode(
       await node.stop()
     },
   }
+  // When each accepted message reached the validator, by seq, until it is delivered.
+  const receivedAt = new Map<number, number>()
   pubsub.topicValidators.set(TOPIC, (_peer, message) => {
+    const at = now()
     const data = message.data
     const ok =
       data.byteLength === MESSAGE_BYTES &&
       ed25519Verify(publicKey, data.subarray(0, SIGNED_BYTES), data.subarray(SIGNED_BYTES))
+    if (ok) receivedAt.set(Buffer.from(data.buffer, data.byteOffset, 4).readUInt32BE(0), at)
     return ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
   })
   pubsub.addEventListener('message', (event) => {
+    const at = now()
     const data = Buffer.from(event.detail.data)
-    const ms = performance.timeOrigin + performance.now() - data.readDoubleBE(4)
-    bare.onMessage?.(data.readUInt32BE(0), ms)
+    const seq = data.readUInt32BE(0)
+    const sentAt = data.readDoubleBE(4)
+    const received = receivedAt.get(seq) ?? at
+    receivedAt.delete(seq)
+    bare.onMessage?.(seq, at - sentAt, { transport: received - sentAt, check: at - received })
   })
   if (subscribe) pubsub.subscribe(TOPIC)
   return bare
@@ -161,7 +181,7 @@ export type FromChild =
   | { op: 'ready'; address: string }
   | { op: 'dialed' }
   | { op: 'mesh'; meshPeers: number; connectedPeers: number }
-  | { op: 'got'; seq: number; ms: number }
+  | { op: 'got'; seq: number; ms: number; stages: BareStages }
   | { op: 'error'; message: string }
 
 if (import.meta.main && process.send) {
@@ -175,7 +195,7 @@ if (import.meta.main && process.send) {
         message.subscribe ?? true,
         message.settings ?? 'tuned',
       )
-      bare.onMessage = (seq, ms) => send({ op: 'got', seq, ms })
+      bare.onMessage = (seq, ms, stages) => send({ op: 'got', seq, ms, stages })
       send({ op: 'ready', address: bare.address })
     } else if (message.op === 'dial') {
       await bare?.dial(message.addresses)

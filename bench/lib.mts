@@ -18,6 +18,7 @@ import {
 import { loadavg, tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createSigner, signRecord, type VerifiedRecord } from '@capsule/core'
 import { SocketClient } from '@capsule/socket-api'
@@ -28,6 +29,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
 export const root = resolve(import.meta.dirname, '..')
 export const capsuleBin = join(root, 'apps/capsule/bin/capsule.js')
+const STAGE_TRACE = join(import.meta.dirname, 'stage-trace.mjs')
 
 /** Node flags for the CLI processes a script spawns; `--cpu-prof` sets them to write CPU profiles. */
 const nodeFlags: string[] = []
@@ -254,8 +256,11 @@ export class Daemon {
     return this.child.pid!
   }
 
-  /** Starts `capsule up` on `home`, dialling `join` at start. */
-  static async start(home: string, join: string[] = []): Promise<Daemon> {
+  /**
+   * Starts `capsule up` on `home`, dialling `join` at start. With `stageTraceDir`, the daemon
+   * records its trace channels there as it exits (bench/stage-trace.mjs).
+   */
+  static async start(home: string, join: string[] = [], stageTraceDir?: string): Promise<Daemon> {
     const t0 = performance.now()
     // Port 0 for the site too: many daemons share 127.0.0.1.
     const args = [
@@ -270,6 +275,10 @@ export class Daemon {
     ]
     for (const address of join) args.push('--join', address)
     const [file, fileArgs, { env }] = capsuleCommand(args)
+    if (stageTraceDir !== undefined) {
+      env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(STAGE_TRACE)}`
+      env.CAPSULE_STAGE_TRACE_DIR = stageTraceDir
+    }
     const child = spawn(file, fileArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     const daemon = new Daemon(home, child)
     running.add(daemon)

@@ -16,6 +16,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createSigner, signRecord } from '@capsule/core'
 import { createMesh, MemoryPeers, MemoryRecords, type Mesh } from '@capsule/mesh'
@@ -81,6 +82,11 @@ interface System {
   /** Posts the author never acknowledged (its API failed): left out of every figure. */
   failed: Set<number>
   details(): Record<string, unknown>
+  /**
+   * Processes mode: each delivery's stages, in ms, over the measured posts; read after `stop`
+   * (the daemons write their traces as they exit).
+   */
+  stages?: () => Stages
   /** How many distinct peers each node is connected to (the graph gossip runs on). */
   peersPerNode(): Promise<number[]>
   stop(): Promise<void>
@@ -157,6 +163,8 @@ async function capsuleInProcess(): Promise<System> {
 
 async function capsuleProcesses(): Promise<System> {
   const dir = scratch('propagation')
+  const traces = join(dir, 'traces')
+  mkdirSync(traces)
   const author = await newAuthor()
   const daemons: Daemon[] = []
   for (const [i, targets] of dials.entries()) {
@@ -167,6 +175,7 @@ async function capsuleProcesses(): Promise<System> {
       await Daemon.start(
         home,
         targets.map((t) => daemons[t]!.multiaddrs[0]!),
+        traces,
       ),
     )
   }
@@ -233,6 +242,7 @@ async function capsuleProcesses(): Promise<System> {
         warnings,
       }
     },
+    stages: () => capsuleStages(traces, author.id, system.failed),
     peersPerNode: () => Promise.all(daemons.map(async (daemon) => (await daemon.status()).peers)),
     async stop() {
       tails.abort()
@@ -306,12 +316,14 @@ async function bareProcesses(): Promise<System> {
     for (const child of children) child.kill('SIGKILL')
   })
   const addresses: string[] = []
+  const stages: Stages = { transport: [], check: [] }
   const system: System = {
     delivered: () => {},
     failed: new Set(),
     post(seq) {
       children[0]!.send({ op: 'publish', seq } satisfies ToChild)
     },
+    stages: () => stages,
     pids: () => children.map((child) => child.pid!),
     details: () => ({}),
     peersPerNode: async () => (await meshCounts()).map((counts) => counts.connectedPeers),
@@ -356,8 +368,13 @@ async function bareProcesses(): Promise<System> {
     const child = fork(join(import.meta.dirname, 'bare-node.mts'), [], { stdio: 'inherit' })
     children.push(child)
     child.on('message', (message: FromChild) => {
-      if (message.op === 'got') system.delivered(i, message.seq, message.ms)
-      else if (message.op === 'error') log(`bare node ${i}: ${message.message}`)
+      if (message.op === 'got') {
+        system.delivered(i, message.seq, message.ms)
+        if (message.seq > WARMUP) {
+          stages.transport!.push(message.stages.transport)
+          stages.check!.push(message.stages.check)
+        }
+      } else if (message.op === 'error') log(`bare node ${i}: ${message.message}`)
     })
     const ready = reply(child, 'ready')
     child.send({
@@ -467,6 +484,64 @@ function missingByFollower(
   return missing
 }
 
+/** A delivery's stages by name, each the ms of every measured delivery. */
+type Stages = Record<string, number[]>
+
+function stageFigures(stages: Stages) {
+  return Object.fromEntries(
+    Object.entries(stages).map(([name, ms]) => [
+      name,
+      { p50: round(percentile(ms, 50), 2), p99: round(percentile(ms, 99), 2), count: ms.length },
+    ]),
+  )
+}
+
+/**
+ * The stages of each gossiped delivery of the measured posts, from the daemons' traces
+ * (bench/stage-trace.mjs, on one clock): the author's numbering, signing and commit (`commit`,
+ * once a post), from its commit to a follower's validator (`transport`), the validator's decoding
+ * and checks (`check`), and from there to the follower's store (`store`: gossipsub's forward to
+ * the mesh, which comes first, then the transaction).
+ */
+function capsuleStages(dir: string, author: string, failed: Set<number>): Stages {
+  type Line = { event: string; author: string; seq: number; at: number } & Record<string, unknown>
+  const stages: Stages = { commit: [], transport: [], check: [], store: [] }
+  const committed = new Map<number, number>()
+  const followers: Map<string, Line>[] = []
+  for (const file of readdirSync(dir)) {
+    const events = new Map<string, Line>()
+    for (const text of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      if (text === '') continue
+      const line = JSON.parse(text) as Line
+      if (line.author !== author) continue
+      if (line.event === 'committed') {
+        const post = Number(/^post (\d+)$/.exec(String(line.text))?.[1])
+        if (post > WARMUP && !failed.has(post)) {
+          committed.set(line.seq, line.at)
+          stages.commit!.push(line.at - (line.signingAt as number))
+        }
+      } else if (line.event === 'accepted' || (line.event === 'stored' && line.via === 'gossip')) {
+        const key = `${line.event}:${line.seq}`
+        if (!events.has(key)) events.set(key, line)
+      }
+    }
+    followers.push(events)
+  }
+  for (const events of followers)
+    for (const [seq, committedAt] of committed) {
+      const accepted = events.get(`accepted:${seq}`)
+      const stored = events.get(`stored:${seq}`)
+      if (accepted === undefined || stored === undefined) continue
+      const receivedAt = accepted.receivedAt as number
+      stages.transport!.push(receivedAt - committedAt)
+      stages.check!.push(accepted.at - receivedAt)
+      stages.store!.push(stored.at - accepted.at)
+    }
+  if (stages.transport!.length === 0)
+    throw new Error(`the daemons traced no delivery in ${dir}: did they load bench/stage-trace.mjs?`)
+  return stages
+}
+
 const build = {
   capsule: { 'in-process': capsuleInProcess, processes: capsuleProcesses },
   bare: { 'in-process': bareInProcess, processes: bareProcesses },
@@ -478,7 +553,7 @@ const system = await build()
 const { missing, cpuMsPerDelivery, writesPerDelivery, bytesWrittenPerDelivery, ...figures } =
   await measure(system)
 const peers = (await system.peersPerNode()).sort((a, b) => a - b)
-const details = {
+const details: Record<string, unknown> = {
   ...system.details(),
   // After the posts: the graph the posts travelled on (the topology dialled, plus what the nodes
   // dialled themselves).
@@ -489,6 +564,16 @@ const details = {
   ...(Object.keys(missing).length > 0 ? { missing } : {}),
 }
 await system.stop()
+const stages = system.stages?.()
+if (stages !== undefined) {
+  const figures = stageFigures(stages)
+  details.stages_ms = figures
+  log(
+    `stages, p50/p99 ms: ${Object.entries(figures)
+      .map(([name, { p50, p99 }]) => `${name} ${p50}/${p99}`)
+      .join(', ')}`,
+  )
+}
 log(
   `${args.system} ${args.mode} N=${N}: p50 ${figures.p50_ms} p99 ${figures.p99_ms} ms, delivered ${figures.delivered_ratio}`,
 )

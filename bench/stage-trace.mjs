@@ -1,7 +1,8 @@
 // Loaded into each daemon of the propagation benchmark (`node --import`, see Daemon.start in
 // lib.mts): records the node's trace channels (packages/mesh/src/trace.ts) in memory and writes
 // them, one JSON object a line, to $CAPSULE_STAGE_TRACE_DIR/<pid>.jsonl as the process exits.
-// Plain JavaScript, not .mts: type stripping would load its compiler into every daemon.
+// Plain JavaScript, not .mts, as type stripping would load its compiler into every daemon; its JSDoc
+// types are checked with the scripts' (`tsc -p bench`).
 import { subscribe } from 'node:diagnostics_channel'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -54,8 +54,8 @@ export interface BareNode {
   address: string
   /**
    * Called once per valid message delivered to this node, with the latency in ms and its stages:
-   * from the author's signing to the validator here (`transport`), and the validator's check to
-   * the delivery (`check`).
+   * from the author's timestamp (taken before it signs) to the validator here (`transport`), and
+   * from the validator to the delivery (`check`).
    */
   onMessage?: (seq: number, ms: number, stages: BareStages) => void
   meshPeers(): number

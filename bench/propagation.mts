@@ -566,10 +566,10 @@ const details: Record<string, unknown> = {
 await system.stop()
 const stages = system.stages?.()
 if (stages !== undefined) {
-  const figures = stageFigures(stages)
-  details.stages_ms = figures
+  const stageMs = stageFigures(stages)
+  details.stages_ms = stageMs
   log(
-    `stages, p50/p99 ms: ${Object.entries(figures)
+    `stages, p50/p99 ms: ${Object.entries(stageMs)
       .map(([name, { p50, p99 }]) => `${name} ${p50}/${p99}`)
       .join(', ')}`,
   )

@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import type { Resolve } from '../config.js'
 import { createDnsResolve } from '../resolve.js'
@@ -100,6 +101,29 @@ function waitForLine(child: ChildProcess, marker: string, name: string, timeoutM
     child.once('exit', onExit)
     lineListeners.get(child)?.add(onLine)
   })
+}
+
+/**
+ * Waits until 127.0.0.1:`port` accepts TCP connections. Pebble and challtestsrv print their
+ * "listening" lines just before they listen (Go's `ListenAndServe` in its own goroutine), so a
+ * request sent on the line alone was sometimes refused.
+ */
+async function waitForListening(port: number, name: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const refused = await new Promise<Error | undefined>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(undefined)
+      })
+      socket.once('error', resolve)
+    })
+    if (refused === undefined) return
+    if (Date.now() > deadline)
+      throw new Error(`${name} is not listening on 127.0.0.1:${port}: ${refused.message}`)
+    await sleep(20)
+  }
 }
 
 const lineListeners = new WeakMap<ChildProcess, Set<(line: string) => void>>()
@@ -213,6 +237,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     )
     children.push(challtestsrv)
     await waitForLine(challtestsrv, 'Starting management server', 'pebble-challtestsrv')
+    await waitForListening(dnsManagementPort, 'pebble-challtestsrv')
     const pebble = startChild(
       'pebble',
       ['-config', join(dir, 'pebble-config.json'), '-dnsserver', dnsServer],
@@ -222,6 +247,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     )
     children.push(pebble)
     await waitForLine(pebble, 'ACME directory available at', 'pebble')
+    await Promise.all([acmePort, managementPort].map((port) => waitForListening(port, 'pebble')))
   } catch (error) {
     await stop()
     throw error

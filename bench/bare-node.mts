@@ -15,7 +15,7 @@
 // the IPC channel by bench/propagation.mts and bench/footprint.mts).
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto'
 import { ed25519Verify } from '@capsule/core'
-import { CONNECTION_PING_INTERVAL_MS } from '@capsule/mesh'
+import { CONNECTION_PING_INTERVAL_MS, traceNow } from '@capsule/mesh'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
@@ -34,7 +34,7 @@ const SIGNED_BYTES = MESSAGE_BYTES - 64
 export function makeMessage(seq: number, privateKey: KeyObject): Uint8Array {
   const message = Buffer.alloc(MESSAGE_BYTES)
   message.writeUInt32BE(seq, 0)
-  message.writeDoubleBE(now(), 4)
+  message.writeDoubleBE(traceNow(), 4)
   message.fill(0x61, 12, SIGNED_BYTES)
   sign(null, message.subarray(0, SIGNED_BYTES), privateKey).copy(message, SIGNED_BYTES)
   return message
@@ -44,9 +44,6 @@ export interface BareStages {
   transport: number
   check: number
 }
-
-/** The clock messages carry: ms since the epoch, below the millisecond, comparable across processes. */
-const now = () => performance.timeOrigin + performance.now()
 
 export interface BareNode {
   node: Libp2p<{ pubsub: GossipSub }>
@@ -149,7 +146,7 @@ export async function startBareNode(
   // When each accepted message reached the validator, by seq, until it is delivered.
   const receivedAt = new Map<number, number>()
   pubsub.topicValidators.set(TOPIC, (_peer, message) => {
-    const at = now()
+    const at = traceNow()
     const data = message.data
     const ok =
       data.byteLength === MESSAGE_BYTES &&
@@ -158,7 +155,7 @@ export async function startBareNode(
     return ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
   })
   pubsub.addEventListener('message', (event) => {
-    const at = now()
+    const at = traceNow()
     const data = Buffer.from(event.detail.data)
     const seq = data.readUInt32BE(0)
     const sentAt = data.readDoubleBE(4)

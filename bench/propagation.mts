@@ -92,6 +92,11 @@ interface System {
   stop(): Promise<void>
 }
 
+/** The text of post number `seq`, by which a daemon's records are matched to the posts sent. */
+const postText = (seq: number) => `post ${seq}`
+/** The post number in a record's text; NaN for a record that is not one of the posts. */
+const postNumber = (text: string | undefined) => Number(/^post (\d+)$/.exec(text ?? '')?.[1])
+
 /** Waits until `check` holds, polling (the nodes are busy with their own events). */
 const settle = (check: () => boolean, what: string) => poll(() => (check() ? true : undefined), 30_000, what)
 
@@ -109,7 +114,7 @@ async function capsuleInProcess(): Promise<System> {
     post(seq) {
       t0.set(seq, performance.now())
       const { mesh, store, memory: memory0 } = nodes[0]!
-      const record = signRecord({ kind: 'post', text: `post ${seq}` }, signer, { seq, ts: Date.now() })
+      const record = signRecord({ kind: 'post', text: postText(seq) }, signer, { seq, ts: Date.now() })
       if (args.records === 'memory') memory0.ingest([record])
       else store.records.put([record]) // the author's own post, as the app stores it
       void mesh.publish(record)
@@ -199,7 +204,7 @@ async function capsuleProcesses(): Promise<System> {
     post(seq) {
       const t0 = performance.now()
       acks.push(
-        daemons[0]!.request('/v1/posts', { text: `post ${seq}` }).then(
+        daemons[0]!.request('/v1/posts', { text: postText(seq) }).then(
           () => {
             ackMs.push(performance.now() - t0)
           },
@@ -257,7 +262,7 @@ async function capsuleProcesses(): Promise<System> {
         signal: tails.signal,
       })) {
         // By the text, not the seq: a post the API failed on may leave a gap in the author's seqs.
-        const seq = Number(/^post (\d+)$/.exec(record.text ?? '')?.[1])
+        const seq = postNumber(record.text)
         if (record.author !== author.id || !(seq > 0)) continue
         // Stored by the follower at `receivedAt` (its clock, which is ours), signed at `ts`.
         system.delivered(i, seq, receivedAt - record.ts)
@@ -515,7 +520,7 @@ function capsuleStages(dir: string, author: string, failed: Set<number>): Stages
       const line = JSON.parse(text) as Line
       if (line.author !== author) continue
       if (line.event === 'committed') {
-        const post = Number(/^post (\d+)$/.exec(String(line.text))?.[1])
+        const post = postNumber(line.text as string | undefined)
         if (post > WARMUP && !failed.has(post)) {
           committed.set(line.seq, line.at)
           stages.commit!.push(line.at - (line.signingAt as number))

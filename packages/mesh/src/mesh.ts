@@ -257,8 +257,6 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
    */
   readonly #openGaps = new Map<string, { from: number; to: number; tries: number }>()
   readonly #provided = new Map<string, 'pending' | 'done' | 'failed'>()
-  /** Gossiped records accepted and not yet stored; #storeGossip stores them together. */
-  #gossipQueue: Arrival[] = []
   #timer: NodeJS.Timeout | undefined
   #initialDials: Promise<void> = Promise.resolve()
   #life = new AbortController()
@@ -396,8 +394,6 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
     clearInterval(this.#timer)
     this.#life.abort(new Error('the mesh is stopping'))
     await node.stop()
-    // Records already accepted are stored before the app closes its store.
-    this.#storeGossip()
     this.#peerQueues.clear()
     this.#authorSyncs.clear()
     this.#log.info('mesh stopped', { peerId: this.peerId })
@@ -650,38 +646,26 @@ class CapsuleMesh extends TypedEventEmitter<MeshEvents> implements Mesh {
   }
 
   /**
-   * Gossipsub forwards a message only after its listeners return, so storing here would make
-   * every hop wait for the store before passing the record on. Queue it instead and store from a
-   * microtask: after the forward, but before this node reads any other input (from
-   * `setImmediate`, the record also waited for all else that arrived in that turn: the median
-   * delivery of the propagation benchmark in one process, N = 10, was 4.5 ms then and 3.6 now).
+   * Gossipsub forwards a message only after its listeners return, so the record is stored here,
+   * before this node passes it on: a received record is committed without an fsync
+   * (`putReceived`), a fraction of a millisecond, about what the forward to the mesh costs, and
+   * it is in this node's store first. Stored after the forward instead (from a microtask), the
+   * propagation benchmark's delivery as processes at N = 10 took p99 20 to 22 ms, against 17
+   * this way (docs/PERFORMANCE.md, finding 1).
    */
   #onGossip({ propagationSource, msg }: GossipsubMessage): void {
     const author = topicAuthor(msg.topic)
     const record = this.#decoded.get(msg)
     if (author === undefined || record === undefined) return
     if (author !== this.peerId && !this.#followed.has(author)) return
-    if (this.#gossipQueue.length === 0) queueMicrotask(() => this.#storeGossip())
-    this.#gossipQueue.push({ record, from: propagationSource.toString() })
-  }
-
-  #storeGossip(): void {
-    const arrivals = this.#gossipQueue
-    this.#gossipQueue = []
-    if (arrivals.length === 0) return
-    // A gap: records between what we hold (or what arrived just before) and this one were
-    // missed. Ask the sender for them.
-    const held = new Map<string, number>()
-    for (const { record, from } of arrivals) {
-      const { author, seq } = record.body
-      const before = held.get(author) ?? this.#deps.records.highestSeq(author)
-      if (seq > before + 1) {
-        this.#openGap(author, before, seq)
-        void this.#syncAuthorSoon(author, [from], before).then(() => this.#settleGap(author))
-      }
-      held.set(author, Math.max(before, seq))
+    const from = propagationSource.toString()
+    // A gap: records between what we hold and this one were missed. Ask the sender for them.
+    const held = this.#deps.records.highestSeq(author)
+    if (record.body.seq > held + 1) {
+      this.#openGap(author, held, record.body.seq)
+      void this.#syncAuthorSoon(author, [from], held).then(() => this.#settleGap(author))
     }
-    this.#ingest(arrivals, 'gossip')
+    this.#ingest([{ record, from }], 'gossip')
   }
 
   #ingest(arrivals: Arrival[], via: RecordSource): VerifiedRecord[] {

@@ -505,8 +505,8 @@ function stageFigures(stages: Stages) {
  * The stages of each gossiped delivery of the measured posts, from the daemons' traces
  * (bench/stage-trace.mjs, on one clock): the author's numbering, signing and commit (`commit`,
  * once a post), from its commit to a follower's validator (`transport`), the validator's decoding
- * and checks (`check`), and from there to the follower's store (`store`: gossipsub's forward to
- * the mesh, which comes first, then the transaction).
+ * and checks (`check`), and from there to the follower's store (`store`: gossipsub's bookkeeping,
+ * then the transaction; gossipsub's forward to the mesh comes after it).
  */
 function capsuleStages(dir: string, author: string, failed: Set<number>): Stages {
   type Line = { event: string; author: string; seq: number; at: number } & Record<string, unknown>

@@ -106,11 +106,21 @@ function waitForLine(child: ChildProcess, marker: string, name: string, timeoutM
 /**
  * Waits until 127.0.0.1:`port` accepts TCP connections. Pebble and challtestsrv print their
  * "listening" lines just before they listen (Go's `ListenAndServe` in its own goroutine), so a
- * request sent on the line alone was sometimes refused.
+ * request sent on the line alone was sometimes refused. Fails at once, with what the child
+ * printed, if it exits first (as it does when the port was taken).
  */
-async function waitForListening(port: number, name: string, timeoutMs = 5_000): Promise<void> {
+async function waitForListening(
+  child: ChildProcess,
+  port: number,
+  name: string,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const code = child.exitCode ?? child.signalCode
+      throw new Error(`${name} exited (${code}) before it listened on 127.0.0.1:${port}:\n${printed(child)}`)
+    }
     const refused = await new Promise<Error | undefined>((resolve) => {
       const socket = connect(port, '127.0.0.1')
       socket.once('connect', () => {
@@ -127,6 +137,12 @@ async function waitForListening(port: number, name: string, timeoutMs = 5_000): 
 }
 
 const lineListeners = new WeakMap<ChildProcess, Set<(line: string) => void>>()
+/** The last lines each child printed, for errors. */
+const recentLines = new WeakMap<ChildProcess, string[]>()
+
+function printed(child: ChildProcess): string {
+  return (recentLines.get(child) ?? []).join('\n')
+}
 
 function startChild(
   command: string,
@@ -138,7 +154,11 @@ function startChild(
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const listeners = new Set<(line: string) => void>()
   lineListeners.set(child, listeners)
+  const recent: string[] = []
+  recentLines.set(child, recent)
   watchLines(child, (line) => {
+    recent.push(line)
+    if (recent.length > 50) recent.shift()
     onLine?.(line)
     for (const listener of listeners) listener(line)
   })
@@ -162,8 +182,20 @@ async function post(url: string, body: unknown): Promise<void> {
 /**
  * Starts Debian's pebble and pebble-challtestsrv on free loopback ports, pebble resolving names
  * through challtestsrv (no AAAA answers, no default A answer: only names added with addA resolve).
+ * A port is free when asked, and another process (a test running beside this one) may bind it
+ * before pebble does; pebble then exits, and the start is tried again on other ports.
  */
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPebbleOnFreePorts(options)
+    } catch (error) {
+      if (attempt === 3 || !(error as Error).message.includes('address already in use')) throw error
+    }
+  }
+}
+
+async function startPebbleOnFreePorts(options: PebbleOptions): Promise<Pebble> {
   const dir = await mkdtemp(join(tmpdir(), 'capsule-pebble-'))
   const [acmePort, managementPort, dnsPort, dnsManagementPort] = [
     await freePort(),
@@ -237,7 +269,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     )
     children.push(challtestsrv)
     await waitForLine(challtestsrv, 'Starting management server', 'pebble-challtestsrv')
-    await waitForListening(dnsManagementPort, 'pebble-challtestsrv')
+    await waitForListening(challtestsrv, dnsManagementPort, 'pebble-challtestsrv')
     const pebble = startChild(
       'pebble',
       ['-config', join(dir, 'pebble-config.json'), '-dnsserver', dnsServer],
@@ -247,7 +279,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     )
     children.push(pebble)
     await waitForLine(pebble, 'ACME directory available at', 'pebble')
-    await Promise.all([acmePort, managementPort].map((port) => waitForListening(port, 'pebble')))
+    await Promise.all([acmePort, managementPort].map((port) => waitForListening(pebble, port, 'pebble')))
   } catch (error) {
     await stop()
     throw error

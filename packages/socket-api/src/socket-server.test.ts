@@ -18,7 +18,12 @@ import {
 const logger = { info() {}, warn() {}, error() {} }
 const servers: SocketServer[] = []
 
+const echoSignals: AbortSignal[] = []
+/** The signals the ticks streams were given: a stream's handler learns from its own that the client left. */
+const tickSignals: AbortSignal[] = []
+
 async function* ticks(signal: AbortSignal): AsyncGenerator<{ n: number }> {
+  tickSignals.push(signal)
   for (let n = 0; !signal.aborted; n++) {
     yield { n }
     await delay(5, undefined, { signal }).catch(() => {})
@@ -26,7 +31,14 @@ async function* ticks(signal: AbortSignal): AsyncGenerator<{ n: number }> {
 }
 
 const routes: Route[] = [
-  { method: 'GET', path: '/v1/echo/:word', handler: ({ params }) => ({ word: params.word }) },
+  {
+    method: 'GET',
+    path: '/v1/echo/:word',
+    handler: ({ params, signal }) => {
+      echoSignals.push(signal)
+      return { word: params.word }
+    },
+  },
   {
     method: 'POST',
     path: '/v1/things',
@@ -79,6 +91,14 @@ describe('SocketServer', () => {
     expect(await client.request('/v1/things', { body: { name: 'x' } })).toEqual({ ok: true })
   })
 
+  it('aborts the handler signal only when the client leaves before the answer', async () => {
+    const { client } = await startServer()
+    await client.request('/v1/echo/hello')
+    // The response has closed on the server by the time a later request is answered.
+    await client.request('/v1/things', { body: { name: 'x' } })
+    expect(echoSignals.at(-1)?.aborted).toBe(false)
+  })
+
   it('turns malformed requests into stable codes and keeps serving', async () => {
     const { client, path } = await startServer()
     const badJson = await rawPost(path, '{not json')
@@ -107,6 +127,7 @@ describe('SocketServer', () => {
       if (seen.length === 3) controller.abort()
     }
     expect(seen).toEqual([0, 1, 2])
+    await expect.poll(() => tickSignals.at(-1)?.aborted).toBe(true)
   })
 
   it('replaces a stale socket but refuses to replace a live one', async () => {

@@ -153,7 +153,11 @@ export class SocketServer {
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const controller = new AbortController()
-    response.once('close', () => controller.abort())
+    // Only a client that left before the answer ended aborts: an abort makes an AbortError with
+    // its stack trace, which every answered request would otherwise pay for.
+    response.once('close', () => {
+      if (!response.writableFinished) controller.abort()
+    })
     try {
       // Parsed inside the try: "//" or a bad %-escape must be a 400, not an unhandled rejection
       // that takes the daemon down.

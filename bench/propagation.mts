@@ -1,6 +1,8 @@
 // Propagation: one author, N-1 followers on 127.0.0.1, each node dialled to a few others (see
-// topology() in lib.mts). The author posts 200 times at 20 per second; for every post and
-// follower we take the time from the post to the record being in the follower's store.
+// topology() in lib.mts). The author posts 200 times at 20 per second, then 200 more; for every
+// post and follower we take the time from the post to the record being in the follower's store.
+// The figures are the second 200's, a running mesh; the first 200's, which every process runs with
+// cold code, are `details.first_posts`.
 //   node bench/propagation.mts --system capsule|bare --mode in-process|processes --n 10
 // capsule, in-process: createMesh + a real Store (SQLite file; own posts synchronous=FULL, records
 //   from peers NORMAL) per node (with --records sqlite), wired as
@@ -55,6 +57,10 @@ const args = options({
   mode: { type: 'string', default: 'in-process' },
   n: { type: 'string', default: '10' },
   posts: { type: 'string', default: '200' },
+  // Posts at the same rate before the measured ones, measured apart (`details.first_posts`): every
+  // node starts cold, and V8 optimises a process's per-record code only once it has run some
+  // hundreds of times, so these show a fresh start and the measured ones a running mesh.
+  'first-posts': { type: 'string', default: '200' },
   rate: { type: 'string', default: '20' },
   settle: { type: 'string' },
   // in-process Capsule only: MemoryRecords (default), or a real SQLite Store per node written as
@@ -64,7 +70,11 @@ const args = options({
 const N = Number(args.n)
 const POSTS = Number(args.posts)
 const RATE = Number(args.rate)
+const FIRST_POSTS = Number(args['first-posts'])
+// Seqs 1..WARMUP open the tails and graft the meshes; then the first posts, then the measured.
 const WARMUP = 3
+const FIRST: Window = { from: WARMUP + 1, to: WARMUP + FIRST_POSTS }
+const MEASURED: Window = { from: FIRST.to + 1, to: FIRST.to + POSTS }
 const SETTLE_MS = Number(args.settle ?? (args.quick ? 2000 : 5000))
 const dials = topology(N)
 const gossipSettings: GossipSettings = args.system === 'bare-defaults' ? 'defaults' : 'tuned'
@@ -91,6 +101,13 @@ interface System {
   peersPerNode(): Promise<number[]>
   stop(): Promise<void>
 }
+
+/** Post numbers (seqs), both ends included. */
+interface Window {
+  from: number
+  to: number
+}
+const within = ({ from, to }: Window, seq: number) => seq >= from && seq <= to
 
 /** The text of post number `seq`, by which a daemon's records are matched to the posts sent. */
 const postText = (seq: number) => `post ${seq}`
@@ -266,7 +283,7 @@ async function capsuleProcesses(): Promise<System> {
         if (record.author !== author.id || !(seq > 0)) continue
         // Stored by the follower at `receivedAt` (its clock, which is ours), signed at `ts`.
         system.delivered(i, seq, receivedAt - record.ts)
-        if (seq > WARMUP) tailReadMs.push(Date.now() - record.ts)
+        if (within(MEASURED, seq)) tailReadMs.push(Date.now() - record.ts)
       }
     })().catch(() => undefined)
   }
@@ -375,7 +392,7 @@ async function bareProcesses(): Promise<System> {
     child.on('message', (message: FromChild) => {
       if (message.op === 'got') {
         system.delivered(i, message.seq, message.ms)
-        if (message.seq > WARMUP) {
+        if (within(MEASURED, message.seq)) {
           stages.transport!.push(message.stages.transport)
           stages.check!.push(message.stages.check)
         }
@@ -406,10 +423,16 @@ async function bareProcesses(): Promise<System> {
   return system
 }
 
+/** What the node processes used between two instants, and the deliveries in that time. */
+interface Usage {
+  cpuMs: number
+  writes: { calls: number; bytes: number }[]
+}
+
 async function measure(system: System) {
   const followers = N - 1
   const seen = new Set<string>()
-  const latencies: number[] = []
+  const latencies = { first: [] as number[], measured: [] as number[] }
   const perSeq = new Map<number, number>()
   let changed = () => {}
   system.delivered = (index, seq, ms) => {
@@ -417,7 +440,8 @@ async function measure(system: System) {
     if (seen.has(key) || system.failed.has(seq)) return
     seen.add(key)
     perSeq.set(seq, (perSeq.get(seq) ?? 0) + 1)
-    if (seq > WARMUP) latencies.push(ms)
+    if (within(FIRST, seq)) latencies.first.push(ms)
+    else if (within(MEASURED, seq)) latencies.measured.push(ms)
     changed()
   }
   const until = (check: () => boolean, timeoutMs: number) =>
@@ -439,30 +463,51 @@ async function measure(system: System) {
   if (!warm) log(`warm-up incomplete: ${perSeq.get(WARMUP) ?? 0}/${followers} followers got it`)
   // Let start-up work end first (DHT provider records, the first sync with each new peer).
   await sleep(SETTLE_MS)
-  log(`posting ${POSTS} at ${RATE}/s to ${followers} followers`)
+  log(`posting ${FIRST_POSTS} then ${POSTS} measured at ${RATE}/s to ${followers} followers`)
   // In one process: this one (every node, and this loop's small bookkeeping).
   const pids = system.pids?.() ?? [process.pid]
-  const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
-  const writesBefore = pids.map(writeCounters)
+  const usage = (): Usage => ({
+    cpuMs: pids.reduce((sum, pid) => sum + cpuMs(pid), 0),
+    writes: pids.map(writeCounters),
+  })
+  const atFirst = usage()
+  let atMeasured = atFirst
   const start = performance.now()
-  for (let i = 0; i < POSTS; i++) {
-    const due = start + (i * 1000) / RATE
+  for (let seq = FIRST.from; seq <= MEASURED.to; seq++) {
+    const due = start + ((seq - FIRST.from) * 1000) / RATE
     const wait = due - performance.now()
     if (wait > 0) await sleep(wait)
-    system.post(WARMUP + 1 + i)
+    if (seq === MEASURED.from) atMeasured = usage()
+    system.post(seq)
   }
-  const expected = () => (POSTS - [...system.failed].filter((seq) => seq > WARMUP).length) * followers
+  const expected = (window: Window) =>
+    (window.to - window.from + 1 - [...system.failed].filter((seq) => within(window, seq)).length) * followers
   // Lost means not delivered 10 s after the author acknowledged the last post.
   await system.posted?.()
-  await until(() => latencies.length >= expected(), 10_000)
-  const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpuBefore
-  const writes = pids.map(writeCounters)
-  const written = (key: 'calls' | 'bytes') =>
-    writes.reduce((sum, counters, i) => sum + counters[key] - writesBefore[i]![key], 0) / latencies.length
+  await until(
+    () => latencies.first.length >= expected(FIRST) && latencies.measured.length >= expected(MEASURED),
+    10_000,
+  )
+  const atEnd = usage()
   return {
-    // CPU all node processes used from the first post to the end, per record delivered to a
-    // follower: what carrying one record one hop costs, all nodes together.
-    cpuMsPerDelivery: round(cpu / latencies.length, 2),
+    ...figures(latencies.measured, expected(MEASURED), atMeasured, atEnd),
+    // The first posts' deliveries still on their way as the measured ones start count in their
+    // window, their CPU in the next: a few ms of each window's seconds.
+    first: figures(latencies.first, expected(FIRST), atFirst, atMeasured),
+    // Where deliveries were missing: followers (by index) and how many posts each lacked.
+    missing: missingByFollower(seen, followers, system.failed),
+  }
+}
+
+/** A window's latency figures and what carrying its posts cost. */
+function figures(latencies: number[], expected: number, before: Usage, after: Usage) {
+  const written = (key: 'calls' | 'bytes') =>
+    after.writes.reduce((sum, counters, i) => sum + counters[key] - before.writes[i]![key], 0) /
+    latencies.length
+  return {
+    // CPU all node processes used in the window, per record delivered to a follower: what
+    // carrying one record one hop costs, all nodes together.
+    cpuMsPerDelivery: round((after.cpuMs - before.cpuMs) / latencies.length, 2),
     // Their writes in the same time, per delivery: gossip on the sockets, and a Capsule node's
     // store (each stored record is a WAL frame per page it changes, each frame its own writes).
     writesPerDelivery: round(written('calls'), 1),
@@ -471,9 +516,7 @@ async function measure(system: System) {
     p95_ms: round(percentile(latencies, 95)),
     p99_ms: round(percentile(latencies, 99)),
     max_ms: round(Math.max(...latencies)),
-    delivered_ratio: round(latencies.length / expected(), 4),
-    // Where deliveries were missing: followers (by index) and how many posts each lacked.
-    missing: missingByFollower(seen, followers, system.failed),
+    delivered_ratio: round(latencies.length / expected, 4),
   }
 }
 
@@ -484,7 +527,7 @@ function missingByFollower(
 ): Record<string, number> {
   const missing: Record<string, number> = {}
   for (let index = 1; index <= followers; index++)
-    for (let seq = WARMUP + 1; seq <= WARMUP + POSTS; seq++)
+    for (let seq = FIRST.from; seq <= MEASURED.to; seq++)
       if (!failed.has(seq) && !seen.has(`${index}:${seq}`)) missing[index] = (missing[index] ?? 0) + 1
   return missing
 }
@@ -521,7 +564,7 @@ function capsuleStages(dir: string, author: string, failed: Set<number>): Stages
       if (line.author !== author) continue
       if (line.event === 'committed') {
         const post = postNumber(line.text as string | undefined)
-        if (post > WARMUP && !failed.has(post)) {
+        if (within(MEASURED, post) && !failed.has(post)) {
           committed.set(line.seq, line.at)
           stages.commit!.push(line.at - (line.signingAt as number))
         }
@@ -555,7 +598,7 @@ const build = {
 if (build === undefined) throw new Error(`unknown --system ${args.system} or --mode ${args.mode}`)
 log(`propagation: ${args.system}, ${args.mode}, N = ${N}, degrees ${degrees(dials).join(' ')}`)
 const system = await build()
-const { missing, cpuMsPerDelivery, writesPerDelivery, bytesWrittenPerDelivery, ...figures } =
+const { missing, first, cpuMsPerDelivery, writesPerDelivery, bytesWrittenPerDelivery, ...measured } =
   await measure(system)
 const peers = (await system.peersPerNode()).sort((a, b) => a - b)
 const details: Record<string, unknown> = {
@@ -566,6 +609,16 @@ const details: Record<string, unknown> = {
   cpu_ms_per_delivery: cpuMsPerDelivery,
   writes_per_delivery: writesPerDelivery,
   bytes_written_per_delivery: bytesWrittenPerDelivery,
+  first_posts: {
+    posts: FIRST_POSTS,
+    p50_ms: first.p50_ms,
+    p95_ms: first.p95_ms,
+    p99_ms: first.p99_ms,
+    max_ms: first.max_ms,
+    delivered_ratio: first.delivered_ratio,
+    cpu_ms_per_delivery: first.cpuMsPerDelivery,
+    writes_per_delivery: first.writesPerDelivery,
+  },
   ...(Object.keys(missing).length > 0 ? { missing } : {}),
 }
 await system.stop()
@@ -580,7 +633,8 @@ if (stages !== undefined) {
   )
 }
 log(
-  `${args.system} ${args.mode} N=${N}: p50 ${figures.p50_ms} p99 ${figures.p99_ms} ms, delivered ${figures.delivered_ratio}`,
+  `${args.system} ${args.mode} N=${N}: p50 ${measured.p50_ms} p99 ${measured.p99_ms} ms, delivered ${measured.delivered_ratio}` +
+    ` (first ${FIRST_POSTS} posts: p50 ${first.p50_ms} p99 ${first.p99_ms} ms, delivered ${first.delivered_ratio})`,
 )
-emit({ n: N, mode: args.mode, system: args.system, ...figures, details })
+emit({ n: N, mode: args.mode, system: args.system, ...measured, details })
 process.exit(0)

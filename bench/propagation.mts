@@ -423,7 +423,7 @@ async function bareProcesses(): Promise<System> {
   return system
 }
 
-/** What the node processes used between two instants, and the deliveries in that time. */
+/** What the node processes have used so far; two of these bound a window's cost. */
 interface Usage {
   cpuMs: number
   writes: { calls: number; bytes: number }[]

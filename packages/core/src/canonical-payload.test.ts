@@ -45,11 +45,6 @@ describe('plainCanonicalMap', () => {
         const bytes = dagCbor.encode(map)
         const read = plainCanonicalMap(bytes)
         expect(read).toEqual(generalCanonical(bytes))
-        // Only a leading byte order mark (which the general way refuses) is left to it.
-        const marked = Object.values(map).some(
-          (value) => typeof value === 'string' && value.startsWith('\u{feff}'),
-        )
-        expect(read === undefined).toBe(marked)
       }),
       { numRuns: 500 },
     )
@@ -84,10 +79,11 @@ describe('plainCanonicalMap', () => {
       expect(plainCanonicalMap(hex(bytes)), what).toBeUndefined()
   })
 
-  it('leaves a text with a leading byte order mark to the general way, which drops the mark', () => {
-    const bytes = dagCbor.encode({ a: '\u{feff}hi' })
-    expect(plainCanonicalMap(bytes)).toBeUndefined()
-    expect(generalCanonical(bytes)).toBeUndefined()
-    expect(plainCanonicalMap(dagCbor.encode({ a: 'hi\u{feff}' }))).toEqual({ a: 'hi\u{feff}' })
+  it('keeps a leading U+FEFF (a byte order mark) as a character of the text, as the general way does', () => {
+    for (const text of ['\u{feff}hi', '\u{feff}', '\u{feff}\u{feff}x', 'hi\u{feff}']) {
+      const bytes = dagCbor.encode({ a: text })
+      expect(plainCanonicalMap(bytes)).toEqual({ a: text })
+      expect(generalCanonical(bytes)).toEqual({ a: text })
+    }
   })
 })

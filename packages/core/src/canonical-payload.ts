@@ -60,14 +60,6 @@ function keyAfter(bytes: Uint8Array, at: number, length: number, previousAt: num
   return previousLength < 0 || order > 0 ? key : undefined
 }
 
-/**
- * The general decoder drops a leading byte order mark from a text, so its re-encoding differs and
- * the record is not canonical: left to the general way, which says so.
- */
-function startsWithBom(bytes: Uint8Array, at: number): boolean {
-  return bytes[at] === 0xef && bytes[at + 1] === 0xbb && bytes[at + 2] === 0xbf
-}
-
 export function plainCanonicalMap(bytes: Uint8Array): Record<string, number | string> | undefined {
   const reader = new Reader(bytes)
   if (reader.head() !== MAJOR_MAP || reader.value > MAX_ENTRIES) return undefined
@@ -86,11 +78,7 @@ export function plainCanonicalMap(bytes: Uint8Array): Record<string, number | st
     previousLength = keyLength
     const major = reader.head()
     if (major === MAJOR_UINT) result[key] = reader.value
-    else if (
-      major === MAJOR_TEXT &&
-      reader.at + reader.value <= bytes.length &&
-      !startsWithBom(bytes, reader.at)
-    ) {
+    else if (major === MAJOR_TEXT && reader.at + reader.value <= bytes.length) {
       try {
         result[key] = utf8.decode(bytes.subarray(reader.at, reader.at + reader.value))
       } catch {

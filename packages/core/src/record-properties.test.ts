@@ -431,4 +431,20 @@ describe('signRecord', () => {
       expect.objectContaining({ name: 'InvalidRecordError', reason: 'bad-field' }),
     )
   })
+
+  it('signs text that begins with U+FEFF (a byte order mark) and decodes it back whole', () => {
+    // Pasted from a file saved with a byte order mark; the decoder once dropped it and refused the
+    // record as non-canonical. Its own post, a profile, and a reshare embedding the post.
+    const post = signRecord({ kind: 'post', text: '\u{feff}hello' }, bob, { seq: 1, ts: 1 })
+    const profile = signRecord({ kind: 'profile', name: '\u{feff}Bob', bio: '' }, bob, { seq: 2, ts: 1 })
+    const reshare = signRecord({ kind: 'reshare', original: post as VerifiedRecord<PostBody> }, alice, {
+      seq: 1,
+      ts: 2,
+    })
+    expect(decodeRecord(post.bytes, { now: 1 }).body).toMatchObject({ text: '\u{feff}hello' })
+    expect(decodeRecord(profile.bytes, { now: 1 }).body).toMatchObject({ name: '\u{feff}Bob' })
+    expect(decodeRecord(reshare.bytes, { now: 2 }).body).toMatchObject({
+      original: { body: { text: '\u{feff}hello' } },
+    })
+  })
 })

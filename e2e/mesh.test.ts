@@ -91,9 +91,19 @@ describe('the mesh, between real daemons on 127.0.0.1', () => {
     // When B stored it: after A signed it (same clock here), and before the test saw it.
     expect(line.receivedAt).toBeGreaterThanOrEqual(line.record.ts)
     expect(line.receivedAt).toBeLessThanOrEqual(Date.now())
-    expect(
-      (await okJson<{ follows: { author: string }[] }>(home.b, ['following'])).follows.map((f) => f.author),
-    ).toEqual([a])
+    // B follows A, and A (subscribed to its own topic) joins B's gossip mesh for it at a heartbeat.
+    const follows = await eventually(
+      async () => {
+        const { follows } = await okJson<{ follows: { author: string; meshPeers: number }[] }>(home.b, [
+          'following',
+        ])
+        return follows[0]?.meshPeers ? follows : undefined
+      },
+      5000,
+      'A in B’s gossip mesh',
+    )
+    expect(follows).toEqual([expect.objectContaining({ author: a, meshPeers: expect.any(Number) })])
+    expect(await ok(home.b, ['following'])).toMatch(new RegExp(`^${a}  [1-9]\\d* mesh peers?\\n$`))
     expect((await okJson<{ peers: unknown[] }>(home.b, ['peers'])).peers.length).toBeGreaterThan(0)
   })
 

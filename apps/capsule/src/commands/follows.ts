@@ -10,6 +10,11 @@ interface FollowResult {
   highestSeq: number
 }
 
+/** The peers that pass an author's records on to this node (the author sends its own too). */
+function meshPeersText(count: number): string {
+  return `${count} mesh ${count === 1 ? 'peer' : 'peers'}`
+}
+
 export function registerFollows(program: Command): void {
   program
     .command('follow <target>')
@@ -39,14 +44,16 @@ export function registerFollows(program: Command): void {
     .description('the authors you follow')
     .option('--json', 'print { follows }')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const result = await clientOf(command).request<{ follows: { author: string; via: string | null }[] }>(
-        '/v1/follows',
-      )
+      const result = await clientOf(command).request<{
+        follows: { author: string; via: string | null; meshPeers: number }[]
+      }>('/v1/follows')
       if (options.json) return printJson(result)
       if (result.follows.length === 0)
         process.stdout.write('(you follow nobody yet: capsule follow <peer-id>)\n')
       for (const follow of result.follows)
-        process.stdout.write(`${follow.author}${follow.via ? `  via ${follow.via}` : ''}\n`)
+        process.stdout.write(
+          `${follow.author}  ${meshPeersText(follow.meshPeers)}${follow.via ? `  via ${follow.via}` : ''}\n`,
+        )
     })
 
   program

@@ -10,6 +10,8 @@ export interface NetworkView {
   multiaddrs(): string[]
   connectedPeers(): ConnectedPeer[]
   topics(): string[]
+  /** Peers in the gossip mesh of an author's topic: those this node exchanges its records with. */
+  meshPeers(author: string): string[]
 }
 
 export const MAX_FEED_LIMIT = 500
@@ -136,7 +138,12 @@ export function apiRoutes(
     {
       method: 'GET',
       path: '/v1/follows',
-      handler: () => ({ follows: node.following() }),
+      handler: () => ({
+        follows: node.following().map((follow) => ({
+          ...follow,
+          meshPeers: network.meshPeers(follow.author).length,
+        })),
+      }),
     },
     {
       method: 'DELETE',

@@ -15,7 +15,7 @@
 // the IPC channel by bench/propagation.mts and bench/footprint.mts).
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto'
 import { ed25519Verify } from '@capsule/core'
-import { CONNECTION_PING_INTERVAL_MS, traceNow } from '@capsule/mesh'
+import { CONNECTION_PING_INTERVAL_MS, providerKey, traceNow } from '@capsule/mesh'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
@@ -59,6 +59,13 @@ export interface BareNode {
   /** Distinct peers this node has a connection to. */
   connectedPeers(): number
   dial(addresses: string[]): Promise<void>
+  /**
+   * Announces the node in the DHT as a Capsule node does as it starts (packages/mesh, `#provide`):
+   * a provider record under its own key and one under the author's (a Capsule follower holds the
+   * author's records), each a walk that connects it to the peers closest to the key. In the
+   * background, like the node's.
+   */
+  announce(author: string): void
   publish(seq: number): Promise<void>
   stop(): Promise<void>
 }
@@ -135,6 +142,10 @@ export async function startBareNode(
       }
       await Promise.all(addresses.map((address) => dialOne(address)))
     },
+    announce(author) {
+      for (const holder of new Set([node.peerId.toString(), author]))
+        node.contentRouting.provide(providerKey(holder)).catch(() => {})
+    },
     async publish(seq) {
       if (privateKey === undefined) throw new Error('only the author publishes')
       await pubsub.publish(TOPIC, makeMessage(seq, privateKey))
@@ -170,12 +181,12 @@ export async function startBareNode(
 /** Messages between bench/propagation.mts (parent) and a bare node process (child). */
 export type ToChild =
   | { op: 'start'; publicKey: string; privateKey?: string; subscribe?: boolean; settings?: GossipSettings }
-  | { op: 'dial'; addresses: string[] }
+  | { op: 'dial'; addresses: string[]; announceAuthor?: string }
   | { op: 'mesh' }
   | { op: 'publish'; seq: number }
   | { op: 'stop' }
 export type FromChild =
-  | { op: 'ready'; address: string }
+  | { op: 'ready'; address: string; peerId: string }
   | { op: 'dialed' }
   | { op: 'mesh'; meshPeers: number; connectedPeers: number }
   | { op: 'got'; seq: number; ms: number; stages: BareStages }
@@ -193,9 +204,10 @@ if (import.meta.main && process.send) {
         message.settings ?? 'tuned',
       )
       bare.onMessage = (seq, ms, stages) => send({ op: 'got', seq, ms, stages })
-      send({ op: 'ready', address: bare.address })
+      send({ op: 'ready', address: bare.address, peerId: bare.node.peerId.toString() })
     } else if (message.op === 'dial') {
       await bare?.dial(message.addresses)
+      if (message.announceAuthor) bare?.announce(message.announceAuthor)
       send({ op: 'dialed' })
     } else if (message.op === 'mesh') {
       send({ op: 'mesh', meshPeers: bare?.meshPeers() ?? 0, connectedPeers: bare?.connectedPeers() ?? 0 })

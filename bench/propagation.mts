@@ -14,7 +14,9 @@
 //   same machine, same clock; ms resolution), as the bare nodes time a message where it arrives.
 // bare: bench/bare-node.mts, same topology and rate, 300-byte messages signed with Ed25519 and
 //   verified in the topic validator; from just before signing to the `message` event. Gossipsub
-//   tuned as the Capsule mesh tunes it (`bare`), or with its defaults (`bare-defaults`).
+//   tuned as the Capsule mesh tunes it (`bare`), or with its defaults (`bare-defaults`). As
+//   processes, the nodes start as the daemons do: one after another, each dialling its peers and
+//   announcing itself in the DHT, so that the graph and the gossip meshes form alike.
 import { type ChildProcess, fork } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
@@ -97,8 +99,11 @@ interface System {
    * (the daemons write their traces as they exit).
    */
   stages?: () => Stages
-  /** How many distinct peers each node is connected to (the graph gossip runs on). */
-  peersPerNode(): Promise<number[]>
+  /**
+   * The graph gossip runs on: the distinct peers each node is connected to, and the peers each
+   * follower has in its gossip mesh for the author's topic (those it forwards a record to).
+   */
+  graph(): Promise<{ peers: number[]; meshPeers: number[] }>
   stop(): Promise<void>
 }
 
@@ -137,7 +142,10 @@ async function capsuleInProcess(): Promise<System> {
       void mesh.publish(record)
     },
     details: () => ({ records: args.records, via_sync: viaSync, warnings: logger.counts.warn }),
-    peersPerNode: async () => nodes.map(({ mesh }) => mesh.connectedPeers().length),
+    graph: async () => ({
+      peers: nodes.map(({ mesh }) => mesh.connectedPeers().length),
+      meshPeers: nodes.slice(1).map(({ mesh }) => mesh.meshPeers(author.id).length),
+    }),
     async stop() {
       await Promise.all(nodes.map(({ mesh }) => mesh.stop()))
       for (const { store } of nodes) store.close()
@@ -265,7 +273,15 @@ async function capsuleProcesses(): Promise<System> {
       }
     },
     stages: () => capsuleStages(traces, author.id, system.failed),
-    peersPerNode: () => Promise.all(daemons.map(async (daemon) => (await daemon.status()).peers)),
+    graph: async () => ({
+      peers: await Promise.all(daemons.map(async (daemon) => (await daemon.status()).peers)),
+      meshPeers: await Promise.all(
+        daemons.slice(1).map(async (daemon) => {
+          const { follows } = await daemon.request<{ follows: { meshPeers: number }[] }>('/v1/follows')
+          return follows[0]?.meshPeers ?? 0
+        }),
+      ),
+    }),
     async stop() {
       tails.abort()
       await Promise.all(daemons.map((daemon) => daemon.stop()))
@@ -321,7 +337,10 @@ async function bareInProcess(): Promise<System> {
       nodes[0]!.publish(seq).catch((error: Error) => log(`publish ${seq} failed: ${error.message}`))
     },
     details: () => ({}),
-    peersPerNode: async () => nodes.map((node) => node.connectedPeers()),
+    graph: async () => ({
+      peers: nodes.map((node) => node.connectedPeers()),
+      meshPeers: nodes.slice(1).map((node) => node.meshPeers()),
+    }),
     stop: async () => {
       await Promise.all(nodes.map((node) => node.stop()))
     },
@@ -338,6 +357,7 @@ async function bareProcesses(): Promise<System> {
     for (const child of children) child.kill('SIGKILL')
   })
   const addresses: string[] = []
+  let authorId: string | undefined
   const stages: Stages = { transport: [], check: [] }
   const system: System = {
     delivered: () => {},
@@ -348,7 +368,13 @@ async function bareProcesses(): Promise<System> {
     stages: () => stages,
     pids: () => children.map((child) => child.pid!),
     details: () => ({}),
-    peersPerNode: async () => (await meshCounts()).map((counts) => counts.connectedPeers),
+    graph: async () => {
+      const counts = await meshCounts()
+      return {
+        peers: counts.map(({ connectedPeers }) => connectedPeers),
+        meshPeers: counts.slice(1).map(({ meshPeers }) => meshPeers),
+      }
+    },
     async stop() {
       await Promise.all(
         children.map((child) => {
@@ -405,15 +431,19 @@ async function bareProcesses(): Promise<System> {
       ...(i === 0 ? { privateKey: keys.privateKey.toString('base64') } : {}),
       settings: gossipSettings,
     } satisfies ToChild)
-    addresses.push(((await ready) as { address: string }).address)
+    const { address, peerId } = (await ready) as Extract<FromChild, { op: 'ready' }>
+    addresses.push(address)
+    authorId ??= peerId
+    // As the daemons start: one after another, each dialling its peers and announcing itself in
+    // the DHT, so that the graph and the gossip meshes form as the Capsule mesh's do.
+    const dialed = reply(child, 'dialed')
+    child.send({
+      op: 'dial',
+      addresses: dials[i]!.map((t) => addresses[t]!),
+      announceAuthor: authorId,
+    } satisfies ToChild)
+    await dialed
   }
-  await Promise.all(
-    dials.map((targets, j) => {
-      const dialed = reply(children[j]!, 'dialed')
-      children[j]!.send({ op: 'dial', addresses: targets.map((t) => addresses[t]!) } satisfies ToChild)
-      return dialed
-    }),
-  )
   await poll(
     async () => ((await meshCounts()).every((counts) => counts.meshPeers > 0) ? true : undefined),
     30_000,
@@ -497,6 +527,12 @@ async function measure(system: System) {
     // Where deliveries were missing: followers (by index) and how many posts each lacked.
     missing: missingByFollower(seen, followers, system.failed),
   }
+}
+
+function spread(values: number[]) {
+  const sorted = values.toSorted((a, b) => a - b)
+  const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length
+  return { min: sorted[0], median: percentile(sorted, 50), mean: round(mean, 2), max: sorted.at(-1) }
 }
 
 /** A window's latency figures and what carrying its posts cost. */
@@ -600,12 +636,14 @@ log(`propagation: ${args.system}, ${args.mode}, N = ${N}, degrees ${degrees(dial
 const system = await build()
 const { missing, first, cpuMsPerDelivery, writesPerDelivery, bytesWrittenPerDelivery, ...measured } =
   await measure(system)
-const peers = (await system.peersPerNode()).sort((a, b) => a - b)
+const graph = await system.graph()
 const details: Record<string, unknown> = {
   ...system.details(),
   // After the posts: the graph the posts travelled on (the topology dialled, plus what the nodes
-  // dialled themselves).
-  peers_per_node: { min: peers[0], median: percentile(peers, 50), max: peers.at(-1) },
+  // dialled themselves), and the followers' gossip meshes on it: a follower forwards each record
+  // to its mesh peers but the one it came from, so their number sets the copies a post costs.
+  peers_per_node: spread(graph.peers),
+  mesh_peers_per_follower: spread(graph.meshPeers),
   cpu_ms_per_delivery: cpuMsPerDelivery,
   writes_per_delivery: writesPerDelivery,
   bytes_written_per_delivery: bytesWrittenPerDelivery,
@@ -634,7 +672,8 @@ if (stages !== undefined) {
 }
 log(
   `${args.system} ${args.mode} N=${N}: p50 ${measured.p50_ms} p99 ${measured.p99_ms} ms, delivered ${measured.delivered_ratio}` +
-    ` (first ${FIRST_POSTS} posts: p50 ${first.p50_ms} p99 ${first.p99_ms} ms, delivered ${first.delivered_ratio})`,
+    ` (first ${FIRST_POSTS} posts: p50 ${first.p50_ms} p99 ${first.p99_ms} ms, delivered ${first.delivered_ratio});` +
+    ` ${cpuMsPerDelivery} ms of CPU a delivery, ${spread(graph.meshPeers).mean} mesh peers a follower`,
 )
 emit({ n: N, mode: args.mode, system: args.system, ...measured, details })
 process.exit(0)

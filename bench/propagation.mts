@@ -16,7 +16,9 @@
 //   verified in the topic validator; from just before signing to the `message` event. Gossipsub
 //   tuned as the Capsule mesh tunes it (`bare`), or with its defaults (`bare-defaults`). As
 //   processes, the nodes start as the daemons do: one after another, each dialling its peers and
-//   announcing itself in the DHT, so that the graph and the gossip meshes form alike.
+//   announcing itself in the DHT, so that the graph and the gossip meshes form alike; in one
+//   process each announces itself after its dials, as a Capsule node's provider records wait
+//   for its first peers.
 import { type ChildProcess, fork } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
@@ -328,7 +330,13 @@ async function bareInProcess(): Promise<System> {
   const nodes: BareNode[] = []
   for (let i = 0; i < N; i++)
     nodes.push(await startBareNode(keys.publicKey, i === 0 ? keys.privateKey : undefined))
-  for (const [j, targets] of dials.entries()) await nodes[j]!.dial(targets.map((t) => nodes[t]!.address))
+  // Each node announces itself in the DHT once it has peers, as a Capsule mesh node's provider
+  // records wait for a routing table that is not empty.
+  const author = nodes[0]!.node.peerId.toString()
+  for (const [j, targets] of dials.entries()) {
+    await nodes[j]!.dial(targets.map((t) => nodes[t]!.address))
+    nodes[j]!.announce(author)
+  }
   await settle(() => nodes.every((node) => node.meshPeers() > 0), 'every node in the gossip mesh')
   const system: System = {
     delivered: () => {},

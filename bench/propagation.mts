@@ -645,13 +645,14 @@ const system = await build()
 const { missing, first, cpuMsPerDelivery, writesPerDelivery, bytesWrittenPerDelivery, ...measured } =
   await measure(system)
 const graph = await system.graph()
+const meshPeers = spread(graph.meshPeers)
 const details: Record<string, unknown> = {
   ...system.details(),
   // After the posts: the graph the posts travelled on (the topology dialled, plus what the nodes
   // dialled themselves), and the followers' gossip meshes on it: a follower forwards each record
   // to its mesh peers but the one it came from, so their number sets the copies a post costs.
   peers_per_node: spread(graph.peers),
-  mesh_peers_per_follower: spread(graph.meshPeers),
+  mesh_peers_per_follower: meshPeers,
   cpu_ms_per_delivery: cpuMsPerDelivery,
   writes_per_delivery: writesPerDelivery,
   bytes_written_per_delivery: bytesWrittenPerDelivery,
@@ -681,7 +682,7 @@ if (stages !== undefined) {
 log(
   `${args.system} ${args.mode} N=${N}: p50 ${measured.p50_ms} p99 ${measured.p99_ms} ms, delivered ${measured.delivered_ratio}` +
     ` (first ${FIRST_POSTS} posts: p50 ${first.p50_ms} p99 ${first.p99_ms} ms, delivered ${first.delivered_ratio});` +
-    ` ${cpuMsPerDelivery} ms of CPU a delivery, ${spread(graph.meshPeers).mean} mesh peers a follower`,
+    ` ${cpuMsPerDelivery} ms of CPU a delivery, ${meshPeers.mean} mesh peers a follower`,
 )
 emit({ n: N, mode: args.mode, system: args.system, ...measured, details })
 process.exit(0)
